@@ -3,10 +3,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 export NNGRADE_DATA_DIR ?= $(CURDIR)/var/data
 
-.PHONY: setup serve stack stack-down test test-fast lint typecheck check bench data image clean
+.PHONY: setup lock serve stack stack-down test test-fast lint typecheck check bench data image clean
 
 setup:
 	bash scripts/setup.sh
+
+# Refresh the lock on purpose: re-resolve pyproject.toml, moving transitive dependencies to their newest
+# allowed releases. Every environment installs from uv.lock only (scripts/setup.d/20-python.sh, deploy/).
+lock:
+	bash scripts/setup.d/20-python.sh --uv-only
+	var/tools/uv/bin/uv lock --upgrade
+	var/tools/uv/bin/uv sync --locked
 
 serve: setup
 	bash scripts/serve.sh

@@ -3,7 +3,7 @@
 # except plain-http Debian mirrors (TLS from build containers may be intercepted by a CA only the host trusts):
 #
 #   nngrade-app:local       web + worker + init: the base + a venv installed with `pip --no-index
-#                           --require-hashes` from wheels the HOST's pip downloaded (deploy/requirements.txt)
+#                           --require-hashes` from wheels the HOST's pip downloaded (uv.lock, exported)
 #   nngrade-redis:local     redis-server from Debian, FROM the base    (skipped when REDIS_IMAGE is set)
 #   nngrade-postgres:local  PostgreSQL 15 from Debian, FROM the base   (skipped when POSTGRES_IMAGE is set)
 #   nngrade-sandbox:<hash>  the sandbox (python -m sandbox.image build); the init service checks it again
@@ -12,7 +12,6 @@
 # the MNIST cache in $NNGRADE_HOST_DIR/data and the scratch directory for per-attempt copies.
 #
 #   BASE_IMAGE=python:3.11-slim REDIS_IMAGE=redis:7 POSTGRES_IMAGE=postgres:15 deploy/build.sh   # with a registry
-#   deploy/build.sh --relock     # rewrite deploy/requirements.txt after a pin changed in pyproject.toml
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -21,17 +20,16 @@ BASE_IMAGE=${BASE_IMAGE:-nngrade-base:bookworm}
 APP_IMAGE=${APP_IMAGE:-nngrade-app:local}
 NNGRADE_HOST_DIR=${NNGRADE_HOST_DIR:-/srv/nngrade}
 python=.venv/bin/python
+uv=var/tools/uv/bin/uv
 context=var/deploy/context
 wheelhouse=var/cache/deploy/wheels
-relock=0
-[[ "${1:-}" == "--relock" ]] && relock=1
 
 say() { echo "==> deploy: $*"; }
 # pip's warnings about index locations this site's configuration lists but this machine lacks are noise.
 # The classic builder's deprecation notice is noise too: compose v1 builds with it anyway.
 docker_build() { docker build -q "$@" 2> >(grep -Ev "DEPRECATED|legacy builder|buildx|docs.docker.com" >&2) >/dev/null; }
 quiet_pip() { "$python" -m pip "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
-[ -x "$python" ] || { echo "no .venv: run bash scripts/setup.sh first" >&2; exit 1; }
+[ -x "$python" ] && [ -x "$uv" ] || { echo "no .venv: run bash scripts/setup.sh first" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "the Docker engine does not answer: bash scripts/setup.d/50-docker.sh" >&2; exit 1; }
 
 # 1. The sandbox image, and with it the debootstrapped base everything else builds on.
@@ -41,18 +39,16 @@ if [[ "$BASE_IMAGE" != nngrade-base:* ]] && ! docker image inspect "$BASE_IMAGE"
     docker pull "$BASE_IMAGE"
 fi
 
-# 2. Wheels, downloaded by the host's pip, checked against the committed hashes.
-mkdir -p "$wheelhouse"
-if ((relock)); then
-    "$python" deploy/lock.py pins >var/cache/deploy/pins.txt
-    quiet_pip download -q --only-binary=:all: --no-deps -d "$wheelhouse" -r var/cache/deploy/pins.txt
-    "$python" deploy/lock.py write "$wheelhouse"
-    say "rewrote deploy/requirements.txt"
-fi
-"$python" deploy/lock.py check
-say "wheels ($(grep -c '==' deploy/requirements.txt) pinned)"
+# 2. Wheels: the runtime part of uv.lock (plus pip, the `image` group) exported with its hashes, downloaded by
+#    the host's pip with --require-hashes. Markers are dropped for the download only: they are evaluated by
+#    the image's interpreter (Debian's 3.11.2 needs async-timeout where the host's Python may not).
+mkdir -p "$wheelhouse" var/cache/deploy
+"$uv" export --quiet --frozen --no-dev --group image --no-emit-project --format requirements-txt \
+    -o var/cache/deploy/requirements.txt
+sed -E 's/ ; [^\\]*\\$/ \\/' var/cache/deploy/requirements.txt >var/cache/deploy/download.txt
+say "wheels ($(grep -c '==' var/cache/deploy/requirements.txt) locked in uv.lock)"
 quiet_pip download -q --only-binary=:all: --no-deps --require-hashes -d "$wheelhouse" \
-    -r deploy/requirements.txt
+    -r var/cache/deploy/download.txt
 
 # 3. The build context: the source tree as git sees it (tracked and not ignored), the wheels, the lock.
 say "build context $context"
@@ -75,8 +71,8 @@ while read -r spec; do
     found=$(find "$wheelhouse" -maxdepth 1 -iname "$pattern" | head -n 1)
     [ -n "$found" ] || { echo "missing wheel for $spec in $wheelhouse" >&2; exit 1; }
     cp "$found" "$context/wheels/"
-done < <(grep -o '^[a-z0-9_.-]*==[^ ]*' deploy/requirements.txt)
-cp deploy/requirements.txt "$context/requirements.txt"
+done < <(grep -o '^[a-z0-9_.-]*==[^ ]*' var/cache/deploy/requirements.txt)
+cp var/cache/deploy/requirements.txt "$context/requirements.txt"
 cp deploy/app.Dockerfile "$context/Dockerfile"
 
 # 4. Images.
