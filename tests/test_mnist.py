@@ -532,3 +532,36 @@ def test_real_cache_matches_mnist() -> None:
     np.testing.assert_array_equal(np.load(data_dir / DEV_LABELS)[:3], [7, 1, 4])
     np.testing.assert_array_equal(load_test_labels(data_dir)[:3], [2, 0, 1])
     assert not any(p.name == "test_labels.npy" for p in (data_dir / "public").iterdir())
+
+
+# ------------------------------------------------------------------------------------- public bundle
+
+
+def test_public_bundle_holds_the_public_arrays_as_the_kit_reads_them(built: Path, tmp_path: Path) -> None:
+    from grader.kit import import_kit
+
+    _, backend = import_kit()
+    bundle_dir = tmp_path / "kit-data"
+    digest = mnist.write_public_bundle(built, bundle_dir / mnist.PUBLIC_BUNDLE, expected_sha256=_hashes(built))
+    assert mnist.PUBLIC_BUNDLE == backend.PUBLIC_BUNDLE
+    assert digest == hashlib.sha256((bundle_dir / mnist.PUBLIC_BUNDLE).read_bytes()).hexdigest()
+    with np.load(bundle_dir / mnist.PUBLIC_BUNDLE, allow_pickle=False) as bundle:
+        assert sorted(bundle.files) == sorted(Path(rel).stem for rel in PUBLIC_FILES)  # no test labels
+        assert all(bundle[key].dtype == np.uint8 for key in bundle.files)
+    for rel in PUBLIC_FILES:
+        cached = np.load(built / rel)
+        name = Path(rel).name
+        if rel.endswith("_images.npy"):
+            from_kit = backend._load_images(bundle_dir, name)
+        else:
+            from_kit = backend._load_labels(bundle_dir, name, cached.shape[0])
+        assert from_kit.dtype == cached.dtype and from_kit.tobytes() == cached.tobytes(), rel
+
+
+def test_public_bundle_refuses_a_cache_it_cannot_reproduce(built: Path, tmp_path: Path) -> None:
+    images = np.load(built / TRAIN_IMAGES)
+    images[0, 0] = 0.5 / 255  # not a pixel value: the bundle could not give the same float back
+    np.save(built / TRAIN_IMAGES, images)
+    manifest = json.loads((built / MANIFEST).read_text())
+    with pytest.raises(MnistDataError, match="pixel/255"):
+        mnist.write_public_bundle(built, tmp_path / "b.npz", expected_sha256=manifest["source"])
