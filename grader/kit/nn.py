@@ -550,7 +550,7 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
         else:
             gradient = acc.get_private(node)
             contributions = node._backward(gradient, *(parent.data for parent in parents))  # type: ignore[attr-defined]
-            for parent, contribution in zip(parents, contributions, strict=False):
+            for parent, contribution in zip(parents, contributions):
                 acc.add(parent, contribution, _FOREIGN)
 
     results: dict[Node, Constant] = {}
