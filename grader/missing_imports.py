@@ -35,8 +35,14 @@ class MissingImport:
     missing: str  # the module that could not be found: the same one, or one it needs
     used: bool = False
 
+    def needs(self) -> str:
+        """" (it needs `tkinter`)" when what is missing is not the module or its package, else ""."""
+        if (self.module + ".").startswith(self.missing + "."):
+            return ""
+        return f" (it needs `{self.missing}`)"
+
     def warning(self) -> str:
-        needs = "" if self.missing == self.module else f" (it needs `{self.missing}`)"
+        needs = self.needs()
         outcome = "your code used it, which raised an error" if self.used else "unused, so ignored"
         return f"line {self.line} imports `{self.module}`, which is not available here{needs}; {outcome}"
 
@@ -62,7 +68,7 @@ class Placeholder:
         record: MissingImport = object.__getattribute__(self, "_nngrade_record")
         name: str = object.__getattribute__(self, "_nngrade_name")
         record.used = True
-        needs = "" if record.missing == record.module else f" (it needs `{record.missing}`)"
+        needs = record.needs()
         raise ModuleNotFoundError(
             f"`{record.module}` is not available in the grader{needs}: models.py line {record.line} imports it "
             f"and your code uses `{name}`; remove the import and every use of it",
