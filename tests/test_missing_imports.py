@@ -113,7 +113,7 @@ def test_modules_that_exist_but_fail_keep_failing(tmp_path: Path, monkeypatch: p
     with pytest.raises(ImportError, match="cannot import name"):
         load(work, "from json import no_such_name\n")
     # A real package lacking a submodule is not a missing module: the package is there.
-    with pytest.raises(ModuleNotFoundError, match="json.no_such_submodule"):
+    with pytest.raises(ModuleNotFoundError, match=r"json\.no_such_submodule"):
         load(work, "import json.no_such_submodule\n")
     # A module that is there but needs a missing one (turtle without tkinter) gets a placeholder.
     _, record = load(work, "from nngrade_needs_absent import forward\n")
