@@ -112,7 +112,7 @@ class Parameter(DataNode):
                 f"instead got {len(shape)}"
             )
         if not all(isinstance(dim, int) and dim > 0 for dim in shape):
-            got = " and ".join(f"{dim!r} ({type(dim).__name__})" for dim in shape)
+            got = " and ".join(f"{dim} ({type(dim).__name__})" for dim in shape)
             raise ShapeError(
                 f"Parameter dimensions must be positive Python ints (convert with int()), instead got {got}"
             )
