@@ -40,8 +40,12 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# grader/ also runs in the sandbox on CPython 3.9: mypy checks it against the oldest stdlib it can target
+# (3.10), vermin against 3.9 (APIs and keyword arguments newer than 3.9, e.g. zip(strict=...)).
 typecheck:
 	$(BIN)/mypy grader sandbox gradebook worker web cli nngrade
+	$(BIN)/mypy --python-version 3.10 grader
+	$(BIN)/vermin --quiet --violations --no-tips --target=3.9- grader
 
 check: lint typecheck
 

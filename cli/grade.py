@@ -142,14 +142,18 @@ def render_table(report: Report) -> str:
     lines.append(f"Total  {report.total_points}/{report.max_points}   ({report.wall_s:.1f} s, "
                  f"{report.environment.runner} runner, numpy {report.environment.numpy_version})")
     for q in report.questions:
-        if q.points == q.max_points:
-            continue
         attempt = q.counted
+        if q.points == q.max_points:
+            if attempt.warnings:
+                lines.append("")
+                lines.extend(f"{q.question}: warning: {warning}" for warning in attempt.warnings)
+            continue
         lines.append("")
         lines.append(f"{q.question}: {attempt.detail}")
         if attempt.error is not None:
             lines.append(attempt.error.traceback.rstrip())
         lines.extend(f"  hint: {hint}" for hint in q.hints)
+        lines.extend(f"  warning: {warning}" for warning in attempt.warnings)
         if attempt.log_excerpt.strip():
             excerpt = attempt.log_excerpt.strip().splitlines()
             lines.append("  output (last lines):")

@@ -33,6 +33,9 @@ LOG_HEAD_BYTES = 8 * 1024
 LOG_TAIL_BYTES = 8 * 1024
 PROGRESS_FORWARD_INTERVAL_S = 0.5
 MAX_VALIDATION_POINTS = 200
+# Warnings for the student (e.g. an unused import of a module the sandbox lacks): a few short lines.
+MAX_WARNINGS = 20
+MAX_WARNING_CHARS = 500
 # Address space is a coarse limit (numpy maps the dataset); the cgroup enforces the real memory cap.
 ADDRESS_SPACE_SLACK_MB = 1024
 PR_SET_DUMPABLE = 4
@@ -100,6 +103,7 @@ class Findings:
     trained: bool = False
     epochs: int | None = None
     validation_accuracy: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     violation: str | None = None
     pending_progress: list[dict[str, Any]] = field(default_factory=list)
 
@@ -128,6 +132,9 @@ class Findings:
             self.final = message
             if type(message.get("epochs")) is int:
                 self.epochs = message["epochs"]
+            warnings = message.get("warnings")
+            if isinstance(warnings, list):
+                self.warnings = [w[:MAX_WARNING_CHARS] for w in warnings[:MAX_WARNINGS] if isinstance(w, str)]
         elif kind == "stage" and message.get("stage") == "sanity_passed":
             self.sanity_passed = True
         elif kind == "stage" and message.get("stage") == "trained":
@@ -233,6 +240,7 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
         "trained": findings.trained,
         "epochs": findings.epochs,
         "validation_accuracy": findings.validation_accuracy,
+        "warnings": findings.warnings,
         "terminated": terminated,
         "violation": findings.violation,
         "exit": _exit_fields(code),

@@ -281,8 +281,11 @@ def _cache_arrays(sources: Mapping[str, npt.NDArray[np.uint8]]) -> dict[str, npt
 
 
 def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

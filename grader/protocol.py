@@ -128,7 +128,7 @@ class HarnessStream:
 
 _RESULT_FIELDS: dict[str, tuple[type, ...]] = {
     "question": (str,), "seed": (int,), "sanity_passed": (bool,), "trained": (bool,),
-    "validation_accuracy": (list,), "exit": (dict,), "log": (dict,), "rusage": (dict,),
+    "validation_accuracy": (list,), "warnings": (list,), "exit": (dict,), "log": (dict,), "rusage": (dict,),
     "wall_s": (int, float),
 }
 _TERMINATIONS = (None, "timeout", "output_limit", "protocol_violation")
@@ -147,6 +147,8 @@ def validate_result(message: Mapping[str, Any]) -> str | None:
         return "epochs must be an integer"
     if not all(isinstance(v, float) for v in message["validation_accuracy"]):
         return "validation accuracies must be numbers"
+    if not all(isinstance(w, str) for w in message["warnings"]):
+        return "warnings must be strings"
     log = message["log"]
     if not isinstance(log.get("excerpt"), str) or type(log.get("bytes")) is not int:
         return "log must have an excerpt and a byte count"
@@ -203,10 +205,13 @@ def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
         status, detail = _classify_result(result)
     cpu_s = peak_mb = 0.0
     log_excerpt = ""
+    warnings: tuple[str, ...] = ()
     if result is not None:
         cpu_s = float(result["rusage"]["cpu_s"])
         peak_mb = float(result["rusage"]["peak_memory_mb"])
         log_excerpt = result["log"]["excerpt"]
+    if observation is not None:
+        warnings = tuple(observation["warnings"])
     return RunOutcome(
         status=status,
         observation=observation,
@@ -219,6 +224,7 @@ def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
         image_digest=facts.image_digest,
         exit_code=facts.exit_code,
         versions=stream.versions,
+        warnings=warnings,
     )
 
 

@@ -57,13 +57,16 @@ class Attempt:
     # q1: the 200 predictions in dataset order; q2: the predicted digit per test image. Kept for feedback
     # pictures; empty when the attempt did not get that far.
     predictions: tuple[float, ...] = ()
+    # About the file rather than the outcome, e.g. "line 3 imports `click`, which is not available here;
+    # unused, so ignored". Reports older than this field have none.
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
         fields = dict(data)
         error = fields.get("error")
         fields["error"] = ErrorInfo(**error) if error else None
-        for key in ("hints", "validation_accuracy", "predictions"):
+        for key in ("hints", "validation_accuracy", "predictions", "warnings"):
             fields[key] = tuple(fields.get(key, ()))
         return cls(**fields)
 
@@ -185,6 +188,7 @@ def question_feedback(q: QuestionResult) -> str:
     if q.counted.error is not None:
         lines.append(q.counted.error.traceback.rstrip())
     lines.extend(f"hint: {h}" for h in q.hints)
+    lines.extend(f"warning: {w}" for w in q.counted.warnings)
     return "\n".join(lines)
 
 

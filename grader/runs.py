@@ -45,6 +45,8 @@ class RunOutcome:
     image_digest: str | None = None
     exit_code: int | None = None
     versions: tuple[str, str] | None = None  # (python, numpy) where the attempt ran
+    # For the student, about their file rather than the outcome (e.g. an unused import of a missing module).
+    warnings: tuple[str, ...] = ()
 
 
 class Runner(Protocol):

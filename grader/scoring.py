@@ -71,6 +71,7 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
         epochs=observation.get("epochs") if isinstance(observation.get("epochs"), int) else None,
         validation_accuracy=tuple(observation.get("validation_accuracy", ())),
         predictions=predictions,
+        warnings=run.warnings,
     )
     return _with_hints(question, attempt)
 

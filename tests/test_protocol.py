@@ -21,7 +21,7 @@ def result(**overrides: Any) -> dict[str, Any]:
         "type": "result", "token": TOKEN, "question": "q1", "seed": 0,
         "final": {"kind": "final", "status": "ok", "evaluation": {"predictions": []}},
         "sanity_passed": True, "trained": True, "epochs": 3, "validation_accuracy": [],
-        "terminated": None, "violation": None, "exit": {"code": 0, "signal": None},
+        "warnings": [], "terminated": None, "violation": None, "exit": {"code": 0, "signal": None},
         "log": {"excerpt": "", "bytes": 0}, "rusage": {"cpu_s": 1.0, "peak_memory_mb": 50.0}, "wall_s": 1.5,
     }
     message.update(overrides)
@@ -96,6 +96,8 @@ def test_a_flood_of_results_is_cut_off() -> None:
         (result(terminated="bored"), "unknown termination"),
         (result(epochs=1.5), "epochs must be an integer"),
         (result(validation_accuracy=["a"]), "validation accuracies must be numbers"),
+        (result(warnings=[3]), "warnings must be strings"),
+        (result(warnings="line 3 imports `click`"), "field 'warnings' is missing or has the wrong type"),
         (result(log={"excerpt": 3, "bytes": 0}), "log must have"),
         (result(rusage={"cpu_s": "1"}), "resource usage must be numbers"),
     ],

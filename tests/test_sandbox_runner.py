@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import struct
 from collections.abc import Iterator
@@ -15,7 +14,9 @@ import pytest
 from grader.limits import Limits
 from grader.local_runner import LocalRunner
 from grader.protocol import HarnessStream
+from grader.questions import get_question
 from grader.runs import RunRequest
+from grader.scoring import score_attempt
 from sandbox import DockerRunner, DockerSettings, SandboxLimits, reap_orphans, run_submission
 from sandbox.engine import OWNER_LABEL, SANDBOX_LABEL, ContainerSpec, Engine, EngineError
 from sandbox.image import expected_tag, inputs_hash
@@ -79,6 +80,15 @@ def test_image_tag_follows_the_grader_sources(tmp_path: Path) -> None:
     assert inputs_hash(grader_dir=grader_copy) != before
     assert inputs_hash(base_image="python:3.11-slim", grader_dir=grader_copy) != inputs_hash(grader_dir=grader_copy)
     assert expected_tag().startswith("nngrade-sandbox:")
+
+
+def test_image_tag_follows_the_stack_lock(tmp_path: Path) -> None:
+    stack_copy = tmp_path / "stack"
+    shutil.copytree(REPO / "sandbox" / "image" / "stack", stack_copy)
+    before = inputs_hash(stack_dir=stack_copy)
+    assert before == inputs_hash()
+    (stack_copy / "uv.lock").write_text((stack_copy / "uv.lock").read_text() + "\n")
+    assert inputs_hash(stack_dir=stack_copy) != before
 
 
 def test_unreachable_engine_is_an_infrastructure_error(tmp_path: Path) -> None:
@@ -149,7 +159,11 @@ def test_container_settings_are_locked_down(runner: DockerRunner, tmp_path: Path
     assert config["Labels"][SANDBOX_LABEL] == "1" and config["Labels"][OWNER_LABEL] == OWNER
     env = dict(item.split("=", 1) for item in config["Env"])
     assert set(env) <= {"PATH", "HOME", "LANG", "TMPDIR", "MPLBACKEND", "OPENBLAS_NUM_THREADS",
-                        "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"}
+                        "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "OPENBLAS_CORETYPE",
+                        "NPY_DISABLE_CPU_FEATURES"}
+    # The image pins the kernels that decide the last bits (see sandbox/image/Dockerfile).
+    assert env["OPENBLAS_CORETYPE"] == "Haswell"
+    assert env["NPY_DISABLE_CPU_FEATURES"] == "AVX512_CLX AVX512_CNL AVX512_ICL"
     assert not any("private" in bind for bind in host["Binds"])
 
 
@@ -228,17 +242,39 @@ def test_reap_orphans_removes_only_the_owners_containers(runner: DockerRunner, t
         engine.remove(mine)
 
 
+# The staff solution's numbers on the sandbox's era stack (CPython 3.9, NumPy 1.22.4, pinned kernels).
+STAFF_Q1_SEED0_LOSS = 0.009372547237582265
+STAFF_Q1_SEED0_EPOCHS = 5000
+STAFF_Q2_SEED0_ACCURACY = 0.9766
+
+
 @pytest.mark.docker
 @pytest.mark.slow
-def test_staff_q1_is_bit_identical_to_the_local_runner(runner: DockerRunner, local_runner: LocalRunner) -> None:
+def test_staff_q1_in_docker_is_the_era_stacks_and_local_differs_only_in_the_last_bits(
+    runner: DockerRunner, local_runner: LocalRunner, data_dir: Path
+) -> None:
     request = RunRequest(STAFF, "q1", 0, Limits(wall_s=120.0))
     progress: list[dict[str, Any]] = []
     in_docker = runner.run(request, lambda event: progress.append(dict(event)))
     local = local_runner.run(request)
     assert in_docker.status == local.status == "ok", in_docker.detail
     assert in_docker.observation is not None and local.observation is not None
-    docker_eval = in_docker.observation["final"]["evaluation"]
-    local_eval = local.observation["final"]["evaluation"]
-    assert json.dumps(docker_eval) == json.dumps(local_eval)
-    assert in_docker.observation["epochs"] == local.observation["epochs"]
+    assert in_docker.versions is not None and in_docker.versions[1] == "1.22.4"
+    docker_attempt = score_attempt(get_question("q1"), 0, in_docker, data_dir)
+    assert docker_attempt.metric_value == STAFF_Q1_SEED0_LOSS
+    assert in_docker.observation["final"]["evaluation"]["reported_loss"] == STAFF_Q1_SEED0_LOSS
+    assert in_docker.observation["epochs"] == STAFF_Q1_SEED0_EPOCHS
+    # The local runner is the host's NumPy: the same model to about 1e-15, not to the bit.
+    local_attempt = score_attempt(get_question("q1"), 0, local, data_dir)
+    assert local_attempt.outcome == docker_attempt.outcome == "passed"
+    assert local_attempt.metric_value == pytest.approx(STAFF_Q1_SEED0_LOSS, rel=1e-12, abs=0)
     assert any(event.get("event") == "epoch" for event in progress)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.mnist
+def test_staff_q2_in_docker_is_pinned(runner: DockerRunner, data_dir: Path) -> None:
+    run = runner.run(RunRequest(STAFF, "q2", 0, Limits(wall_s=600.0)))
+    attempt = score_attempt(get_question("q2"), 0, run, data_dir)
+    assert (attempt.outcome, attempt.metric_value) == ("passed", STAFF_Q2_SEED0_ACCURACY), attempt.detail

@@ -112,7 +112,7 @@ class Parameter(DataNode):
                 f"instead got {len(shape)}"
             )
         if not all(isinstance(dim, int) and dim > 0 for dim in shape):
-            got = " and ".join(f"{dim!r} ({type(dim).__name__})" for dim in shape)
+            got = " and ".join(f"{dim} ({type(dim).__name__})" for dim in shape)
             raise ShapeError(
                 f"Parameter dimensions must be positive Python ints (convert with int()), instead got {got}"
             )
@@ -550,7 +550,7 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
         else:
             gradient = acc.get_private(node)
             contributions = node._backward(gradient, *(parent.data for parent in parents))  # type: ignore[attr-defined]
-            for parent, contribution in zip(parents, contributions, strict=False):
+            for parent, contribution in zip(parents, contributions):
                 acc.add(parent, contribution, _FOREIGN)
 
     results: dict[Node, Constant] = {}

@@ -1,8 +1,9 @@
-"""Expected: q1 error, 0 points — imports a module the grader does not have."""
+"""Expected: q1 error, 0 points — builds its model with a module the grader does not have."""
 
 import nn
 import tensorflow
 
 
 class RegressionModel(object):
-    pass
+    def __init__(self):
+        self.w = tensorflow.Variable([[0.0]])

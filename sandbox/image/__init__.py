@@ -1,11 +1,12 @@
-"""The sandbox image: a registry-free Debian base, numpy pinned to the host's, and our `grader` package.
+"""The sandbox image: a registry-free Debian bullseye base, the locked era stack, and our `grader` package.
 
-Nothing in the build needs the network: debootstrap runs on the host (its tarball is cached under var/),
-and the numpy wheel is fetched by the host's pip and checked against its published sha256.
+The stack is the course kit's: CPython 3.9 (bullseye's python3) with the packages `stack/uv.lock` names
+(NumPy 1.22.4). Nothing in `docker build` needs the network: debootstrap runs on the host (its tarball
+is cached under var/), and the host's pip fetches the locked wheels, checked against the lock's hashes.
 
-The tag carries a hash of everything that goes into the image (this recipe, the Dockerfile, every file
-of `grader/`), so a worker asks for exactly the image matching its own checkout and a stale image is
-rebuilt, never silently used.
+The tag carries a hash of everything that goes into the image (this recipe, the Dockerfile, the stack's
+lock, every file of `grader/`), so a worker asks for exactly the image matching its own checkout and a
+stale image is rebuilt, never silently used.
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ from pathlib import Path
 
 import grader
 from sandbox.engine import Engine, EngineError
+from sandbox.image import stack
 
 REPOSITORY = "nngrade-sandbox"
-BASE_REF = "nngrade-base:bookworm"
-NUMPY_VERSION = "1.26.4"  # must equal the host venv's pin in pyproject.toml: same numbers on every runner
-NUMPY_WHEEL = "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-NUMPY_WHEEL_SHA256 = "666dbfb6ec68962c033a450943ded891bed2d54e6755e35e5835d63f4f6931d5"  # as published on PyPI
-SUITE = "bookworm"
+# Debian 11: its python3 is CPython 3.9, which the era's NumPy supports and which still has the standard
+# modules students' files import (`symbol` left in 3.10).
+SUITE = "bullseye"
+BASE_REF = f"nngrade-base:{SUITE}"
 MIRROR = "http://deb.debian.org/debian"
 # The minimal base: debootstrap's minbase plus the interpreter. Changing this list rebuilds the base.
 BASE_PACKAGES = ("python3",)
 INPUTS_LABEL = "nngrade.inputs"
+STACK_LABEL = "nngrade.stack"  # the locked packages, "name==version" separated by spaces
 
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
 GRADER_DIR = Path(grader.__file__).resolve().parent
@@ -53,7 +55,7 @@ class ImageRecord:
     image_id: str  # content digest, sha256:...
     inputs_hash: str
     base_image: str
-    numpy_version: str
+    numpy_version: str  # as the stack's lock pins it
     build_s: float
 
 
@@ -75,15 +77,18 @@ def _grader_files(root: Path) -> list[Path]:
     return files
 
 
-def inputs_hash(base_image: str = BASE_REF, grader_dir: Path = GRADER_DIR) -> str:
-    """sha256 over the recipe and the grader sources: equal hashes mean an equal image."""
+def inputs_hash(base_image: str = BASE_REF, grader_dir: Path = GRADER_DIR, stack_dir: Path = stack.STACK_DIR) -> str:
+    """sha256 over the recipe, the stack's lock and the grader sources: equal hashes mean an equal image."""
     digest = hashlib.sha256()
 
     def add(name: str, data: bytes) -> None:
         digest.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
 
-    add("recipe", json.dumps([base_image, NUMPY_WHEEL, NUMPY_WHEEL_SHA256, SUITE, BASE_PACKAGES]).encode())
+    add("recipe", json.dumps([base_image, SUITE, MIRROR, BASE_PACKAGES, stack.PYTHON_VERSION, stack.ABI,
+                              stack.WHEEL_PLATFORMS]).encode())
     add("Dockerfile", DOCKERFILE.read_bytes())
+    for name in ("pyproject.toml", "uv.lock"):
+        add("stack/" + name, (stack_dir / name).read_bytes())
     for path in _grader_files(grader_dir):
         add("grader/" + path.relative_to(grader_dir).as_posix(), path.read_bytes())
     return digest.hexdigest()
@@ -94,14 +99,14 @@ def expected_tag(base_image: str = BASE_REF) -> str:
     return f"{REPOSITORY}:{inputs_hash(base_image)[:16]}"
 
 
-def base_tarball(cache_dir: Path) -> Path:
-    key = hashlib.sha256(json.dumps([SUITE, MIRROR, BASE_PACKAGES]).encode()).hexdigest()[:12]
-    return cache_dir / f"{SUITE}-minbase-{key}.tar"
+def base_tarball(cache_dir: Path, suite: str = SUITE) -> Path:
+    key = hashlib.sha256(json.dumps([suite, MIRROR, BASE_PACKAGES]).encode()).hexdigest()[:12]
+    return cache_dir / f"{suite}-minbase-{key}.tar"
 
 
-def make_base_tarball(cache_dir: Path, log: Log) -> Path:
+def make_base_tarball(cache_dir: Path, log: Log, suite: str = SUITE) -> Path:
     """debootstrap a minimal Debian into a cached tarball (about a minute, once per machine)."""
-    tarball = base_tarball(cache_dir)
+    tarball = base_tarball(cache_dir, suite)
     if tarball.exists():
         log(f"base: using cached {tarball}")
         return tarball
@@ -112,10 +117,10 @@ def make_base_tarball(cache_dir: Path, log: Log) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nngrade-base-", dir=cache_dir) as tmp:
         root = Path(tmp) / "root"
-        log(f"base: debootstrap --variant=minbase {SUITE} (packages: {', '.join(BASE_PACKAGES)})")
+        log(f"base: debootstrap --variant=minbase {suite} (packages: {', '.join(BASE_PACKAGES)})")
         cmd = [
             "debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-            SUITE, str(root), MIRROR,
+            suite, str(root), MIRROR,
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -142,38 +147,20 @@ def make_base_tarball(cache_dir: Path, log: Log) -> Path:
     return tarball
 
 
-def ensure_base(engine: Engine, cache_dir: Path, log: Log) -> str:
-    """Import the debootstrap tarball as nngrade-base:bookworm unless the engine already has it."""
-    existing = engine.image_id(BASE_REF)
+def ensure_base(engine: Engine, cache_dir: Path, log: Log, suite: str = SUITE) -> str:
+    """Import the debootstrap tarball as nngrade-base:<suite> unless the engine already has it."""
+    ref = f"nngrade-base:{suite}"
+    existing = engine.image_id(ref)
     if existing is not None:
         return existing
-    tarball = make_base_tarball(cache_dir, log)
-    repository, tag = BASE_REF.split(":")
+    tarball = make_base_tarball(cache_dir, log, suite)
+    repository, tag = ref.split(":")
     image = engine.import_tarball(
         tarball, repository, tag,
         changes=['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'CMD ["/bin/bash"]'],
     )
-    log(f"base: imported {BASE_REF} as {image}")
+    log(f"base: imported {ref} as {image}")
     return image
-
-
-def fetch_wheel(cache_dir: Path, log: Log) -> Path:
-    """The numpy wheel, downloaded once by the host's pip (which knows this site's proxy and CAs)."""
-    wheel = cache_dir / "wheels" / NUMPY_WHEEL
-    if not wheel.exists():
-        log(f"wheel: downloading {NUMPY_WHEEL}")
-        wheel.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-             "--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp",
-             "--abi", "cp311", "--dest", str(wheel.parent), f"numpy=={NUMPY_VERSION}"],
-            check=True,
-        )
-    actual = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if actual != NUMPY_WHEEL_SHA256:
-        wheel.unlink()
-        raise SystemExit(f"{NUMPY_WHEEL} has sha256 {actual}, expected {NUMPY_WHEEL_SHA256}; deleted it")
-    return wheel
 
 
 def _copy_grader(into: Path) -> None:
@@ -199,32 +186,40 @@ def build_image(
         # Hash what is actually sent, so a grader/ edited mid-build cannot get the old tag.
         digest = inputs_hash(base_image, context / "grader")
         tag = f"{REPOSITORY}:{digest[:16]}"
+        locked = stack.locked_versions()
+        numpy_version = locked["numpy"]
         existing = engine.image_id(tag)
         if existing is not None and not force:
             log(f"image: {tag} is up to date ({existing})")
             engine.tag(existing, REPOSITORY, "latest")
-            return ImageRecord(tag, existing, digest, base_image, NUMPY_VERSION, 0.0)
+            return ImageRecord(tag, existing, digest, base_image, numpy_version, 0.0)
         if base_image == BASE_REF:
             ensure_base(engine, cache_dir, log)
         elif engine.image_id(base_image) is None:
             raise EngineError(f"base image {base_image} is not on the engine: docker pull {base_image} first")
-        wheel = fetch_wheel(cache_dir, log)
+        try:
+            wheels = stack.fetch_wheels(cache_dir, log)
+        except stack.StackError as exc:
+            raise SystemExit(f"error: {exc}") from exc
         shutil.copy2(DOCKERFILE, context / "Dockerfile")
         (context / "wheels").mkdir()
-        shutil.copy2(wheel, context / "wheels" / wheel.name)
+        for wheel in wheels:
+            shutil.copy2(wheel, context / "wheels" / wheel.name)
         log(f"image: building {tag} on {base_image}")
+        stack_label = " ".join(f"{name}=={version}" for name, version in sorted(locked.items()))
         for line in engine.build(
             context,
             tag,
-            buildargs={"BASE_IMAGE": base_image, "NUMPY_WHEEL": NUMPY_WHEEL},
-            labels={INPUTS_LABEL: digest, "nngrade.numpy": NUMPY_VERSION, "nngrade.base": base_image},
+            buildargs={"BASE_IMAGE": base_image},
+            labels={INPUTS_LABEL: digest, STACK_LABEL: stack_label, "nngrade.numpy": numpy_version,
+                    "nngrade.base": base_image},
         ):
             log(line.rstrip("\n"))
     image = engine.image_id(tag)
     if image is None:
         raise EngineError(f"docker build finished but {tag} is missing")
     engine.tag(image, REPOSITORY, "latest")
-    record = ImageRecord(tag, image, digest, base_image, NUMPY_VERSION, round(time.monotonic() - started, 1))
+    record = ImageRecord(tag, image, digest, base_image, numpy_version, round(time.monotonic() - started, 1))
     log(f"image: built {tag} = {image} in {record.build_s:.1f}s")
     return record
 
@@ -249,13 +244,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the sandbox image if missing or stale")
     build.add_argument("--base-image", default=BASE_REF,
-                       help=f"base to build on (default {BASE_REF}, made with debootstrap; e.g. python:3.11-slim)")
+                       help=f"base to build on (default {BASE_REF}, debootstrapped; or python:3.9-slim-bullseye)")
     build.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where the base tarball is cached")
     build.add_argument("--docker-url", default=None, help="engine address (default: the local socket)")
     build.add_argument("--force", action="store_true", help="rebuild even when an up-to-date image exists")
     build.add_argument("--record", type=Path, default=RECORD_PATH, help="where to write the built image's id")
     build.add_argument("--prune", action="store_true", help="remove sandbox images of other grader versions")
     sub.add_parser("tag", help="print the tag this checkout expects")
+    base = sub.add_parser("base", help="make a debootstrapped base image nngrade-base:<suite> if missing")
+    base.add_argument("--suite", default=SUITE, help=f"Debian suite (default {SUITE}, the sandbox's)")
+    base.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where the tarball is cached")
+    base.add_argument("--docker-url", default=None, help="engine address (default: the local socket)")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     if args.command == "tag":
@@ -263,6 +262,9 @@ def main(argv: Iterable[str] | None = None) -> int:
         return 0
     try:
         engine = Engine.connect(args.docker_url) if args.docker_url else Engine.connect()
+        if args.command == "base":
+            print(ensure_base(engine, args.cache_dir, print, args.suite))
+            return 0
         record = build_image(engine, base_image=args.base_image, cache_dir=args.cache_dir, force=args.force)
         if args.prune:
             prune_stale(engine, record.tag)

@@ -53,6 +53,7 @@ class QuestionRow:
     goal: str  # "≤ 0.02" / "≥ 97.00%"
     detail: str
     hints: tuple[str, ...]
+    warnings: tuple[str, ...]  # the counted attempt's, about the file (e.g. an unused missing import)
     attempts: tuple[AttemptRow, ...]
     log_excerpt: str
     error_text: str
@@ -74,6 +75,7 @@ def question_row(q: QuestionResult) -> QuestionRow:
         if q.metric_name != "loss" else f"{q.comparison.replace('<=', '≤').replace('>=', '≥')} {q.threshold:g}",
         detail=counted.detail,
         hints=tuple(dict.fromkeys((*q.hints, *counted.hints))),
+        warnings=counted.warnings,
         attempts=tuple(_attempt_row(i, a, q) for i, a in enumerate(q.attempts)),
         log_excerpt=counted.log_excerpt,
         error_text=_error_text(counted),

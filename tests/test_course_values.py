@@ -1,0 +1,146 @@
+"""The sandbox runs the course's era stack and reproduces the course kit's q1 losses to the last bit.
+
+reference_solutions/compat/ is the course's own set of compatibility cases with the losses the course's kit
+computed for them on Python 3.9 and NumPy 1.22.4 (expected_course_values.json); every one is graded here
+through the real Docker sandbox and compared with ==.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.limits import Limits
+from grader.questions import get_question
+from grader.report import Attempt
+from grader.runs import RunOutcome, RunRequest
+from grader.scoring import score_attempt
+from sandbox.engine import Engine
+from sandbox.image import STACK_LABEL, expected_tag, stack
+from sandbox.runner import DockerRunner, DockerSettings
+
+COMPAT = Path(__file__).resolve().parent.parent / "reference_solutions" / "compat"
+EXPECTED = json.loads((COMPAT / "expected_course_values.json").read_text())["files"]
+THRESHOLD = 0.02
+# q1's final loss is being moved to dataset.x/dataset.y as train() left them (the course's rule); until
+# then these two files, which reorder the dataset, are scored against the original order.
+SCORED_AS_LEFT = pytest.mark.xfail(
+    strict=True, reason="needs q1 scored on dataset.x/dataset.y as train() left them (branch rules)"
+)
+# The host recomputes q1's loss with its own NumPy (1.26), whose float64 sin is libm's; the course's targets
+# are NumPy 1.22.4's AVX-512 sin, 1 ulp away on 126 of the 200 points. Where that moves the last bit of
+# the loss, the host's figure differs from the course's (the sandbox's own figure does not, see above).
+HOST_TARGETS = pytest.mark.xfail(
+    strict=True, reason="the host's sin(x) targets (NumPy 1.26, libm) are not the era's AVX-512 ones"
+)
+REORDERING = ("reorder_dataset.py", "sort_for_plot.py")
+HOST_SIN_MOVES_LAST_BIT = {("removed_numpy_names.py", 0), ("squareloss_digits.py", 0), ("stray_imports.py", 0)}
+CASES = [(name, seed) for name in sorted(EXPECTED) for seed in (0, 1)]
+GRADED_CASES = [
+    pytest.param(
+        name, seed,
+        marks=[SCORED_AS_LEFT] if name in REORDERING else [HOST_TARGETS] if (name, seed) in HOST_SIN_MOVES_LAST_BIT
+        else [],
+    )
+    for name, seed in CASES
+]
+LIMITS = Limits(wall_s=180.0, memory_mb=1024)
+
+
+@pytest.fixture(scope="module")
+def runner(docker_engine: Engine, data_dir: Path) -> Iterator[DockerRunner]:
+    with DockerRunner(DockerSettings(data_dir=data_dir), engine=docker_engine) as docker_runner:
+        yield docker_runner
+
+
+def grade_q1(runner: DockerRunner, name: str, seed: int, data_dir: Path) -> tuple[RunOutcome, Attempt]:
+    run = runner.run(RunRequest(COMPAT / name, "q1", seed, LIMITS))
+    return run, score_attempt(get_question("q1"), seed, run, data_dir)
+
+
+def test_the_compat_cases_are_the_course_files_byte_for_byte() -> None:
+    names = sorted(p.name for p in COMPAT.iterdir())
+    assert names == sorted([*EXPECTED, "README.md", "expected_course_values.json"])
+    raw = (COMPAT / "bom_crlf.py").read_bytes()
+    # Saved by a Windows editor: the byte-order mark and CRLF line endings are the point of the case.
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "seed"), CASES)
+def test_the_sandbox_computes_the_course_kits_loss_to_the_last_bit(
+    runner: DockerRunner, data_dir: Path, name: str, seed: int
+) -> None:
+    """The model's own get_loss over dataset.x/dataset.y as train() left them, evaluated in the sandbox."""
+    run = runner.run(RunRequest(COMPAT / name, "q1", seed, LIMITS))
+    assert run.status == "ok" and run.observation is not None, run.detail
+    assert run.versions is not None and run.versions[0].startswith("3.9.") and run.versions[1] == "1.22.4"
+    final = run.observation["final"]
+    assert final["status"] == "ok", final
+    # SquareLoss is mean((a - b)² / 2): the course's 0.5 · mean((run(x) − y)²), bit for bit (halving is exact).
+    assert final["evaluation"]["reported_loss"] == EXPECTED[name][f"q1_seed{seed}_loss"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "seed"), GRADED_CASES)
+def test_the_graded_q1_loss_is_the_course_kits_to_the_last_bit(
+    runner: DockerRunner, data_dir: Path, name: str, seed: int
+) -> None:
+    _, attempt = grade_q1(runner, name, seed, data_dir)
+    expected = EXPECTED[name][f"q1_seed{seed}_loss"]
+    assert attempt.metric_value == expected, f"{attempt.outcome}: {attempt.detail}"
+    passed = expected <= THRESHOLD
+    assert (attempt.outcome, attempt.points) == (("passed", 6) if passed else ("below_threshold", 2))
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_removed_names_and_modules_work_natively_with_their_warnings_shown(
+    runner: DockerRunner, data_dir: Path
+) -> None:
+    _, removed = grade_q1(runner, "removed_numpy_names.py", 0, data_dir)
+    assert removed.outcome == "passed" and removed.error is None
+    log = removed.log_excerpt
+    for name in ("np.asscalar(a) is deprecated", "`np.int` is a deprecated alias", "`np.float` is a deprecated"):
+        assert f"DeprecationWarning: {name}" in log
+    # Shown once per place in the file, however many times the training loop calls it.
+    assert log.count("np.asscalar(a) is deprecated") == 1
+    _, stray = grade_q1(runner, "stray_imports.py", 0, data_dir)
+    assert stray.outcome == "passed"
+    assert "DeprecationWarning: The symbol module is deprecated" in stray.log_excerpt
+    # `symbol` is there on 3.9; turtle (no Tk) and click are not, and the student is told so.
+    assert list(stray.warnings) == [
+        "line 5 imports `turtle`, which is not available here (it needs `tkinter`); unused, so ignored",
+        "line 6 imports `click`, which is not available here; unused, so ignored",
+    ]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_image_runs_exactly_the_locked_stack(runner: DockerRunner, docker_engine: Engine, data_dir: Path) -> None:
+    locked = stack.locked_versions()
+    labels = docker_engine.image_labels(expected_tag())
+    assert labels[STACK_LABEL] == " ".join(f"{name}=={version}" for name, version in sorted(locked.items()))
+    run, _ = grade_q1(runner, "control_plain.py", 0, data_dir)
+    # Reported by the harness from the installed package's metadata inside the sandbox.
+    assert run.versions is not None
+    python, numpy = run.versions
+    assert python.startswith("3.9.") and numpy == locked["numpy"]
+
+
+def test_the_stack_lock_agrees_with_its_project() -> None:
+    """`uv lock --check` fails when stack/pyproject.toml and stack/uv.lock disagree (offline: no upstream)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "uv", "lock", "--check", "--offline", "--no-python-downloads",
+         "--python", sys.executable, "--project", str(stack.STACK_DIR)],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert stack.locked_versions() == {"numpy": "1.22.4"}
