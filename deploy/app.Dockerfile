@@ -7,13 +7,10 @@ FROM ${BASE_IMAGE}
 COPY requirements.txt /tmp/requirements.txt
 COPY wheels /tmp/wheels
 # The base has python3 but neither pip nor ensurepip: pip runs from its own wheel into a --without-pip venv.
-# The numpy wheel is kept: `python -m sandbox.image build` needs it to build the sandbox image from here.
 RUN set -- /tmp/wheels/pip-*.whl \
     && python3 -m venv --without-pip /opt/venv \
     && /opt/venv/bin/python "$1/pip" install --quiet --no-index --find-links /tmp/wheels \
         --require-hashes --no-deps --no-compile -r /tmp/requirements.txt \
-    && mkdir -p /opt/nngrade/cache/wheels \
-    && cp /tmp/wheels/numpy-*.whl /opt/nngrade/cache/wheels/ \
     && rm -rf /tmp/wheels /tmp/requirements.txt
 
 COPY src /opt/nngrade/src

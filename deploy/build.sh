@@ -32,10 +32,14 @@ quiet_pip() { "$python" -m pip "$@" 2> >(grep -v "is ignored: it is neither" >&2
 [ -x "$python" ] && [ -x "$uv" ] || { echo "no .venv: run bash scripts/setup.sh first" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "the Docker engine does not answer: bash scripts/setup.d/50-docker.sh" >&2; exit 1; }
 
-# 1. The sandbox image, and with it the debootstrapped base everything else builds on.
-say "sandbox image (and base $BASE_IMAGE)"
+# 1. The sandbox image (on its own bullseye base, the course's era stack), then the debootstrapped bookworm
+#    base the app, Redis and PostgreSQL images build on.
+say "sandbox image"
 "$python" -m sandbox.image build | tail -n 1
-if [[ "$BASE_IMAGE" != nngrade-base:* ]] && ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+if [[ "$BASE_IMAGE" == nngrade-base:* ]]; then
+    say "base $BASE_IMAGE"
+    "$python" -m sandbox.image base --suite "${BASE_IMAGE#nngrade-base:}" | tail -n 1
+elif ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     docker pull "$BASE_IMAGE"
 fi
 

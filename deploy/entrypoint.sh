@@ -15,8 +15,9 @@ init)
         echo "no MNIST cache in $NNGRADE_DATA_DIR: run deploy/build.sh on the host (it fills NNGRADE_HOST_DIR/data)" >&2
         exit 1
     fi
-    # The tag hashes this image's grader/, so this builds (or finds) exactly the image the workers ask for.
-    python -m sandbox.image build --cache-dir /opt/nngrade/cache --record "$NNGRADE_VAR_DIR/sandbox-image.json" \
+    # The tag hashes this image's grader/ and the sandbox's stack lock, so this finds exactly the image the
+    # workers ask for (deploy/build.sh builds it on the host; building it here needs debootstrap and PyPI).
+    python -m sandbox.image build --cache-dir /var/lib/nngrade/cache --record "$NNGRADE_VAR_DIR/sandbox-image.json" \
         | tail -n 1
     ;;
 web)

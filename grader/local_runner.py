@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from grader.harness import bootstrap_command
+from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
 from grader.protocol import HarnessStream, RunFacts, build_job, classify_run
 from grader.runs import ProgressCallback, RunOutcome, RunRequest
 
@@ -30,10 +31,8 @@ CORE_ROOT = Path(__file__).resolve().parent.parent
 CHILD_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
+    **PINNED_NUMERICS_ENV,
+    **blas_thread_env(1),
     "MPLBACKEND": "Agg",
 }
 

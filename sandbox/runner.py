@@ -24,6 +24,7 @@ from pathlib import Path
 
 from grader.harness import bootstrap_command
 from grader.limits import Limits
+from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
 from grader.protocol import HarnessStream, RunFacts, build_job, classify_run
 from grader.runs import ProgressCallback, RunOutcome, RunRequest
 from sandbox.engine import (
@@ -132,7 +133,6 @@ class DockerRunner:
     def _spec(self, limits: SandboxLimits, submission_dir: Path) -> ContainerSpec:
         if not self.public_data_dir.is_dir():
             raise OSError(f"the public MNIST directory {self.public_data_dir} does not exist (nngrade data fetch)")
-        threads = str(limits.blas_threads)
         return ContainerSpec(
             image=self.image,
             command=bootstrap_command("python3", Path(CODE_ROOT)),
@@ -140,10 +140,8 @@ class DockerRunner:
             working_dir=SCRATCH_DIR,
             # Only what the harness needs; the image supplies PATH, LANG, HOME. Nothing of the host's.
             environment={
-                "OPENBLAS_NUM_THREADS": threads,
-                "OMP_NUM_THREADS": threads,
-                "MKL_NUM_THREADS": threads,
-                "NUMEXPR_NUM_THREADS": threads,
+                **PINNED_NUMERICS_ENV,
+                **blas_thread_env(limits.blas_threads),
                 "TMPDIR": SCRATCH_DIR,
             },
             labels={SANDBOX_LABEL: "1", OWNER_LABEL: self.settings.owner},

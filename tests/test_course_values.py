@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.limits import Limits
@@ -144,3 +145,39 @@ def test_the_stack_lock_agrees_with_its_project() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert stack.locked_versions() == {"numpy": "1.22.4"}
+
+
+def test_the_regression_dataset_trains_on_the_era_targets() -> None:
+    """y is the table of the era's sin values in x's shuffled order, a few ulp from any libm's sin(x)."""
+    from grader.kit import import_kit
+
+    _, backend = import_kit()
+    dataset = backend.RegressionDataset(model=None)
+    points = np.expand_dims(np.linspace(-2 * np.pi, 2 * np.pi, num=200), axis=1)
+    order = np.arange(200)
+    np.random.RandomState(0).shuffle(order)
+    assert np.array_equal(dataset.x, points[order])
+    assert np.array_equal(dataset.y, backend.regression_targets()[order])
+    assert np.all(np.abs(dataset.y - np.sin(dataset.x)) <= 4 * np.spacing(np.abs(np.sin(dataset.x))))
+
+
+@pytest.mark.docker
+def test_the_targets_table_is_numpy_1_22_sin_on_avx512(docker_engine: Engine) -> None:
+    """Where this CPU has AVX-512, the sandbox's NumPy with its AVX-512 code recomputes the table exactly."""
+    from grader.kit import import_kit
+
+    _, backend = import_kit()
+    probe = (
+        "import numpy as np; from numpy.core._multiarray_umath import __cpu_features__ as f; "
+        "print(int(f['AVX512_SKX'])); "
+        "print(' '.join(float(v).hex() for v in np.sin(np.linspace(-2*np.pi, 2*np.pi, num=200))))"
+    )
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "-e", "NPY_DISABLE_CPU_FEATURES=", expected_tag(),
+         "python3", "-c", probe],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    has_avx512, values = done.stdout.splitlines()
+    if has_avx512 != "1":
+        pytest.skip("this CPU has no AVX-512: NumPy 1.22.4 cannot recompute the course's targets here")
+    assert [float.fromhex(v) for v in values.split()] == backend.regression_targets().ravel().tolist()
