@@ -77,9 +77,13 @@ def _decode(data: bytes) -> tuple[str, str] | SourceProblem:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        # A coding line naming an unknown codec, or one that contradicts a UTF-8 byte-order mark.
-        line = exc.lineno or _cookie_line(data)
-        return SourceProblem(f"Line {line}: {exc.msg}. Fix or remove the coding line; UTF-8 needs none.", line)
+        if exc.msg.startswith("invalid or missing encoding declaration"):
+            # Line 1 or 2 is not UTF-8 and no coding line says otherwise: the decoding below names the byte.
+            encoding = "utf-8"
+        else:
+            # A coding line naming an unknown codec, or one that contradicts a UTF-8 byte-order mark.
+            line = exc.lineno or _cookie_line(data)
+            return SourceProblem(f"Line {line}: {exc.msg}. Fix or remove the coding line; UTF-8 needs none.", line)
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:

@@ -22,7 +22,6 @@ from gradebook import assignments, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 from nngrade.settings import Settings
 from web import create_app
-from web.services.gradebook_store import GradebookStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,19 +63,25 @@ def portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
                         session_cookie_secure=False, upload_min_interval_s=0, worker_concurrency=1)
     engine = make_engine(url)
     with transaction(make_sessionmaker(engine)) as session:
-        users.create_user(session, STUDENT[0], "Grace Student", STUDENT[1], "student")
-        users.create_user(session, TA[0], "Tess Assistant", TA[1], "ta")
+        users.create_user(session, STUDENT[0], "Grace Student", STUDENT[1], "student", must_change_password=False)
+        users.create_user(session, TA[0], "Tess Assistant", TA[1], "ta", must_change_password=False)
         assignments.create_assignment(session, "nn", "Neural networks", datetime.now(UTC) + timedelta(days=7))
     engine.dispose()
     context = ProcessContext(settings, WorkerOptions())
     threads: list[threading.Thread] = []
 
-    def enqueue(run_id: int, purpose: str) -> None:
-        thread = threading.Thread(target=grade, args=(context, run_id), name=f"grade-{run_id}", daemon=True)
-        threads.append(thread)
-        thread.start()
+    class ThreadQueue:
+        """Grades each published run in a thread of this process, with the worker's own task code."""
 
-    app = create_app(settings, GradebookStore.from_settings(settings, enqueue=enqueue, worker_count=lambda: 1))
+        def publish(self, run_id: int, purpose: str) -> None:
+            thread = threading.Thread(target=grade, args=(context, run_id), name=f"grade-{run_id}", daemon=True)
+            threads.append(thread)
+            thread.start()
+
+        def worker_count(self) -> int | None:
+            return 1
+
+    app = create_app(settings, ThreadQueue(), limiter_storage_uri="memory://")
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
@@ -144,7 +149,11 @@ def test_student_uploads_staff_solution_and_ta_sees_it(portal: Portal, browser: 
 
     _login(driver, portal, *STUDENT)
     WebDriverWait(driver, 10).until(ec.url_contains("/submissions/"))
-    _shot(driver, "02-student-home-empty")
+    _shot(driver, "02-student-assignments")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=assignment-nn] h2 a").click()
+    WebDriverWait(driver, 10).until(ec.url_contains("/assignments/nn/"))
+    assert driver.find_element(By.CSS_SELECTOR, "[data-testid=assignment-title]").text == "Neural networks"
+    _shot(driver, "02b-assignment-empty")
 
     # A syntax error is refused at once, with its line.
     broken = portal.settings.var_dir / "broken" / "models.py"

@@ -178,3 +178,8 @@ def test_cli_refuses_with_the_same_message(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Line 2 is not valid UTF-8" in done.stderr
+
+
+def test_non_utf8_on_the_first_line_names_the_byte() -> None:
+    problem = _refused(b"x = '\xff\xfe'\n")
+    assert problem.line == 1 and "Line 1 is not valid UTF-8 text (byte 0xff)" in problem.message

@@ -1,8 +1,11 @@
+"""Sign in, sign out, and choosing one's own password."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from gradebook.users import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information
@@ -14,3 +17,15 @@ class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type inf
 
 class LogoutForm(FlaskForm):  # type: ignore[misc]
     pass
+
+
+class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=256)],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256,
+                                                           message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
+        render_kw={"autocomplete": "new-password", "minlength": MIN_PASSWORD_LENGTH})
+    confirm = PasswordField("New password again", validators=[
+        DataRequired(), EqualTo("new_password", message="The two new passwords differ.")],
+        render_kw={"autocomplete": "new-password"})

@@ -1,4 +1,8 @@
-"""What the pages show: plain frozen records the views and templates read, independent of the ORM."""
+"""What the pages show where the gradebook's rows lack the shape: derived states, numbers, joined names.
+
+Plain frozen records, built by the query modules (web/*/queries.py) from the request's session, so that
+templates never touch a session that teardown has closed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from gradebook.models import User
 from grader.report import Report
 
 Role = Literal["student", "ta", "instructor"]
@@ -17,14 +22,25 @@ PENDING_STATES: frozenset[str] = frozenset({"queued", "running"})
 
 @dataclass(frozen=True)
 class UserView:
+    """Who is signed in, or whom a staff page is about."""
+
     id: int
     username: str
     display_name: str
     role: Role
+    must_change_password: bool = False
 
     @property
     def is_staff(self) -> bool:
+        """TAs and instructors."""
         return self.role in STAFF_ROLES
+
+
+def user_view(user: User) -> UserView:
+    """The page's record of a gradebook account; an unknown role is treated as a student's."""
+    role: Role = next((r for r in ROLES if r == user.role), "student")
+    return UserView(id=user.id, username=user.username, display_name=user.name or user.username, role=role,
+                    must_change_password=user.must_change_password)
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,8 @@ class SubmissionView:
     overrides: tuple[OverrideView, ...] = ()
     # Staff regrades: (change-set id, state, total points, applied)
     regrades: tuple[tuple[int, str, int | None, bool], ...] = ()
+    assignment_slug: str = ""
+    assignment_title: str = ""
 
     @property
     def pending(self) -> bool:
