@@ -71,10 +71,12 @@ def _failed(response: Response) -> bool:
 def wait_s(error: RateLimitExceeded) -> int:
     """Seconds until the breached limit lets one more sign-in through (at least 1)."""
     limiter: Limiter = current_app.extensions[_EXTENSION]
+    window_s = int(error.limit.limit.get_expiry())
     current = limiter.current_limit
     if current is not None and current.breached:
-        return max(1, math.ceil(current.reset_at - time.time()))
-    return max(1, int(error.limit.limit.get_expiry()))
+        # reset_at is rounded up to the next whole second; never say more than the window itself.
+        return max(1, min(window_s, math.ceil(current.reset_at - time.time())))
+    return max(1, window_s)
 
 
 def wait_text(seconds: int) -> str:
