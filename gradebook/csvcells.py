@@ -21,9 +21,11 @@ def safe_cell(value: object) -> str:
 
 
 class SafeWriter:
-    """csv.writer whose every cell passes through `safe_cell`."""
+    """csv.writer whose every cell passes through `safe_cell`. Lines end in CRLF (RFC 4180), so a cell holding
+    a bare CR or LF is quoted and stays one cell."""
 
     def __init__(self, out: TextIO, **kwargs: Any) -> None:
+        kwargs.setdefault("lineterminator", "\r\n")
         self._writer = csv.writer(out, **kwargs)
 
     def writerow(self, row: Iterable[object]) -> None:
@@ -38,6 +40,6 @@ class SafeWriter:
 
 def write_dicts(out: TextIO, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
     """A header line of `columns`, then one line per row (missing keys are empty cells), all neutralised."""
-    writer = SafeWriter(out, lineterminator="\n")
+    writer = SafeWriter(out)
     writer.writerow(columns)
     writer.writerows([row.get(c, "") for c in columns] for row in rows)
