@@ -81,6 +81,7 @@ def served(settings: Settings, queue: RunQueue | None, limiter_storage_uri: str 
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        app.extensions["nngrade.db"].dispose()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -14,6 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from test_worker_support import throwaway_postgres
+
 from gradebook import assignments, runs, submissions, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 from grader.report import Attempt, Environment, QuestionResult, Report
@@ -67,9 +69,19 @@ class Course:
     queue: RecordingQueue
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every route on both backends: the pages' queries run as written on each."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    with throwaway_postgres() as url:
+        yield url
+
+
 @pytest.fixture
-def course(tmp_path: Path) -> Iterator[Course]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def course(tmp_path: Path, database_url: str) -> Iterator[Course]:
+    url = database_url
     migrate(url)
     data_dir = tmp_path / "data"
     (data_dir / "private").mkdir(parents=True)
@@ -79,7 +91,8 @@ def course(tmp_path: Path) -> Iterator[Course]:
     settings = Settings(var_dir=tmp_path, database_url=url, storage_dir=tmp_path / "subs", data_dir=data_dir,
                         secret_key="test-secret-" + "x" * 40, session_cookie_secure=False,
                         upload_min_interval_s=60, uploads_per_day=30)
-    factory = make_sessionmaker(make_engine(url))
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
     ids: dict[str, int] = {}
     limits = submissions.UploadLimits(min_interval_s=0)
     with transaction(factory) as session:
@@ -102,8 +115,10 @@ def course(tmp_path: Path) -> Iterator[Course]:
         assert runs.claim_run(session, a_run_id, "tok", lease_s=60).state == "claimed"
         assert runs.finish_run(session, a_run_id, "tok", _report(sha))
     queue = RecordingQueue()
+    engine.dispose()
     app = create_app(settings, queue, testing=True, limiter_storage_uri="memory://")
     yield Course(app, settings, ids, a_id, b_id, queue.published, queue)
+    app.extensions["nngrade.db"].dispose()
 
 
 def login(app: Flask, who: str | None) -> FlaskClient:
@@ -274,6 +289,7 @@ def test_session_cookie_is_secure_by_default(tmp_path: Path, course: Course) -> 
     response = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
                            data={"username": "alice", "password": PASSWORDS["alice"], "csrf_token": token})
     cookie = response.headers["Set-Cookie"]
+    app.extensions["nngrade.db"].dispose()
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
