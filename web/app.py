@@ -68,6 +68,7 @@ def cookies_secure(settings: Settings) -> bool:
 
 
 def register_config(app: Flask, settings: Settings, testing: bool) -> None:
+    """Flask settings from ours: secret key, upload cap, session cookie flags and lifetimes."""
     if not settings.secret_key:
         raise ValueError("the web app needs settings.secret_key (NNGRADE_SECRET_KEY)")
     app.config.update(
@@ -89,10 +90,12 @@ def register_config(app: Flask, settings: Settings, testing: bool) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    """CSRF protection on every form."""
     csrf.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    """One blueprint per feature; templates mirror their names."""
     from web.auth.views import blueprint as auth
     from web.dashboard.views import blueprint as dashboard
     from web.instructor.views import blueprint as instructor
@@ -107,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    """Friendly error pages; a throttled sign-in shows the login page with when to retry."""
     def render_error(error: HTTPException) -> tuple[str, int]:
         code = error.code or 500
         return render_template("errors/error.html", error=error, code=code), code
@@ -130,6 +134,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    """Per request: the user, the forced password change, template globals, security headers."""
     app.before_request(security.load_user)
     app.before_request(security.require_password_change)
     app.context_processor(security.template_globals)

@@ -9,6 +9,8 @@ from gradebook.users import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information
+    """Username and password."""
+
     username = StringField("Username", validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autofocus": True})
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
@@ -16,10 +18,12 @@ class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type inf
 
 
 class LogoutForm(FlaskForm):  # type: ignore[misc]
-    pass
+    """Nothing but the CSRF token."""
 
 
 class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
+    """The current password and the new one twice; gradebook.users.change_password has the last word."""
+
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=256)],
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(

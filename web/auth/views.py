@@ -16,6 +16,7 @@ blueprint = Blueprint("auth", __name__)
 
 @blueprint.get("/")
 def index() -> Response:
+    """The landing page: sign in, or go to one's home."""
     user = security.current_user()
     if user is None:
         return redirect(url_for("auth.login"))
@@ -29,6 +30,7 @@ def home_url(is_staff: bool) -> str:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int] | str:
+    """Sign in (throttled in web/throttle.py); a first login goes on to choose a password."""
     form = LoginForm()
     if form.validate_on_submit():
         session = read_session()
@@ -51,6 +53,7 @@ def login() -> Response | tuple[str, int] | str:
 @blueprint.route("/account/password", methods=["GET", "POST"])
 @security.login_required
 def change_password() -> Response | tuple[str, int] | str:
+    """Choose a new password; other sessions of the account end (web/security.py)."""
     me = security.require_user()
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -74,6 +77,7 @@ def change_password() -> Response | tuple[str, int] | str:
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    """Sign out (POST with the CSRF token)."""
     form = LogoutForm()
     if form.validate_on_submit():
         security.log_out()

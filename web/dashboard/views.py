@@ -44,6 +44,7 @@ def chosen_assignment() -> Assignment:
 @blueprint.get("/")
 @security.roles_required("ta", "instructor")
 def index() -> str:
+    """Students of the assignment with filters and sorting, queue health, charts, overrides."""
     session = read_session()
     assignment = chosen_assignment()
     filters = dashboard.Filters.parse(request.args.get("q"), request.args.get("status"),
@@ -68,6 +69,7 @@ def index() -> str:
 @blueprint.get("/students/<int:user_id>")
 @security.roles_required("ta", "instructor")
 def student(user_id: int) -> str:
+    """One student's grade and submissions for the assignment."""
     session = read_session()
     user = queries.student(session, user_id)
     if user is None:
@@ -83,6 +85,7 @@ def student(user_id: int) -> str:
 @blueprint.get("/queue.json")
 @security.roles_required("ta", "instructor")
 def queue() -> Response:
+    """Queue health as JSON, for the dashboard's live panel."""
     health = queries.queue_health(read_session(), run_queue().worker_count())
     payload = asdict(health)
     payload["checked_at"] = health.checked_at.isoformat(timespec="seconds")
@@ -92,6 +95,7 @@ def queue() -> Response:
 @blueprint.get("/charts/<name>.png")
 @security.roles_required("ta", "instructor")
 def chart(name: str) -> Response:
+    """One distribution chart of the assignment as PNG (scores, losses, accuracies, times, failures)."""
     if name not in CHART_NAMES:
         abort(404)
     session = read_session()
@@ -122,6 +126,7 @@ def chart(name: str) -> Response:
 @blueprint.get("/export.csv")
 @security.roles_required("ta", "instructor")
 def export() -> Response:
+    """The assignment's grades as CSV for the LMS: graded students only, cells spreadsheet-safe."""
     assignment = chosen_assignment()
     return Response(export_csv(read_session(), assignment), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="nngrade-{_safe_name(assignment.slug)}-grades.csv"',
@@ -132,6 +137,7 @@ def export() -> Response:
 @blueprint.get("/audit")
 @security.roles_required("ta", "instructor")
 def audit() -> str:
+    """Overrides and regrades, newest first."""
     session = read_session()
     return render_template("dashboard/audit.html", overrides=queries.overrides(session),
                            entries=queries.audit_log(session, 500))

@@ -41,6 +41,7 @@ def _rows(submission_id: int) -> tuple[Submission, User]:
 @blueprint.post("/submissions/<int:submission_id>/regrade")
 @security.roles_required("instructor")
 def regrade(submission_id: int) -> Response | tuple[str, int]:
+    """Queue a regrade of one submission (a one-run change-set applied from the result page)."""
     shown = _submission(submission_id)
     form = RegradeForm()
     if not form.validate_on_submit():
@@ -57,6 +58,7 @@ def regrade(submission_id: int) -> Response | tuple[str, int]:
 @blueprint.post("/submissions/<int:submission_id>/regrades/<int:change_set_id>/apply")
 @security.roles_required("instructor")
 def apply_regrade(submission_id: int, change_set_id: int) -> Response:
+    """Make a finished regrade's result the counted one."""
     shown = _submission(submission_id)
     if not ApplyForm().validate_on_submit() or change_set_id not in {r[0] for r in shown.regrades}:
         abort(400)
@@ -75,6 +77,7 @@ def apply_regrade(submission_id: int, change_set_id: int) -> Response:
 @blueprint.post("/submissions/<int:submission_id>/override")
 @security.roles_required("instructor")
 def override(submission_id: int) -> Response | tuple[str, int]:
+    """Set one question's points by hand, with a reason that TAs see."""
     shown = _submission(submission_id)
     form = OverrideForm()
     if not form.validate_on_submit():

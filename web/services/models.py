@@ -45,6 +45,8 @@ def user_view(user: User) -> UserView:
 
 @dataclass(frozen=True)
 class SubmissionView:
+    """A submission as its student sees it: derived state, number, queue position, counted points."""
+
     id: int
     user_id: int
     username: str
@@ -70,11 +72,14 @@ class SubmissionView:
 
     @property
     def pending(self) -> bool:
+        """Queued or running."""
         return self.status in PENDING_STATES
 
 
 @dataclass(frozen=True)
 class UploadAllowance:
+    """Whether an upload is allowed now, and the sentence that says when otherwise."""
+
     allowed: bool
     message: str = ""
     next_allowed_at: datetime | None = None
@@ -82,6 +87,8 @@ class UploadAllowance:
 
 @dataclass(frozen=True)
 class OverrideView:
+    """An override with the names and numbers printed beside it."""
+
     id: int
     user_id: int
     username: str
@@ -97,6 +104,8 @@ class OverrideView:
 
 @dataclass(frozen=True)
 class GradeView:
+    """A student's grade for one assignment under its policy."""
+
     points: float | None  # after the late penalty
     max_points: int
     policy: str  # "best" or "latest", as the assignment says
@@ -107,6 +116,8 @@ class GradeView:
 
 @dataclass(frozen=True)
 class StudentRow:
+    """One student's line on the dashboard."""
+
     user: UserView
     points: float | None
     max_points: int
@@ -120,6 +131,8 @@ class StudentRow:
 
 @dataclass(frozen=True)
 class QueueHealth:
+    """The queue as the dashboard shows it; waits in seconds."""
+
     depth: int
     running: int
     workers: int | None  # None when the broker cannot be asked
@@ -141,6 +154,8 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One staff action for the audit log."""
+
     created_at: datetime
     actor: str
     action: str

@@ -65,6 +65,7 @@ class AssignmentCard:
 @blueprint.get("/submissions/")
 @security.roles_required("student")
 def index() -> str:
+    """The student's assignments: grade, uploads, and the way to each assignment's page."""
     user = security.require_user()
     session = read_session()
     now = utcnow()
@@ -77,12 +78,15 @@ def index() -> str:
 @blueprint.get("/assignments/<slug>/")
 @security.roles_required("student")
 def assignment(slug: str) -> str:
+    """One assignment's page: the upload form, the live status, the grade and the history."""
     return _assignment_page(_assignment(slug), UploadForm())
 
 
 @blueprint.post("/assignments/<slug>/submissions")
 @security.roles_required("student")
 def upload(slug: str) -> BaseResponse | tuple[str, int]:
+    """Take an upload for the assignment in the URL: 422 with the line and the fix for a file that is not a
+    valid models.py, 429 with when to retry when the limits say no, else queue it and show its page."""
     user = security.require_user()
     chosen = _assignment(slug)
     form = UploadForm()
@@ -146,6 +150,7 @@ def _assignment_page(chosen: Assignment, form: UploadForm, problem: SourceProble
 @blueprint.get("/submissions/<int:submission_id>")
 @security.login_required
 def detail(submission_id: int) -> str:
+    """A submission's result page (its student and staff only; 404 for anyone else)."""
     submission = visible_submission(submission_id)
     context = pages.result_page(submission, _settings().data_dir)
     user = security.require_user()
@@ -157,6 +162,7 @@ def detail(submission_id: int) -> str:
 @blueprint.get("/submissions/<int:submission_id>/status.json")
 @security.login_required
 def status(submission_id: int) -> Response:
+    """The live status as JSON, polled by live.js."""
     submission = visible_submission(submission_id, lean=True)
     response = jsonify(pages.status_payload(submission))
     response.headers["Cache-Control"] = "private, no-store"
@@ -166,6 +172,7 @@ def status(submission_id: int) -> Response:
 @blueprint.get("/submissions/<int:submission_id>/models.py")
 @security.login_required
 def source(submission_id: int) -> Response:
+    """The uploaded file as stored."""
     submission = visible_submission(submission_id, lean=True)
     data = queries.source_bytes(read_session(), _settings().storage_dir, submission.id)
     if data is None:
@@ -180,6 +187,7 @@ def source(submission_id: int) -> Response:
 @blueprint.get("/submissions/<int:submission_id>/charts/<name>.png")
 @security.login_required
 def chart(submission_id: int, name: str) -> Response:
+    """A feedback picture of the submission as PNG."""
     submission = visible_submission(submission_id)
     if submission.report is None or name not in feedback.CHARTS:
         abort(404)
