@@ -31,10 +31,8 @@ def grade_question(
 ) -> QuestionResult:
     """Run the first seed; retry once with the next seed when the miss may be bad luck; keep the better."""
     question = get_question(question_id)
-    data = submission.read_bytes()
-    # The size cap is the portal's policy, enforced at upload; a stored file is not refused for its size.
-    refused = check_source(data, max_bytes=max(len(data), MAX_SOURCE_BYTES))
-    if isinstance(refused, SourceProblem):
+    refused = _source_problem(submission)
+    if refused is not None:
         # The portal refuses such files at upload; a stored or local one is refused the same way, not run.
         return _refused_result(question_id, config.seeds[0], refused)
     limits = config.limits_for(question_id)
@@ -63,6 +61,17 @@ def grade_question(
         counted_attempt=counted,
         hints=best.hints,
     )
+
+
+def _source_problem(submission: Path) -> SourceProblem | None:
+    """Why the file is not a valid models.py, or None. A file we cannot read is the runner's to report (a
+    fault of ours, never charged as the student's); the size cap is the portal's policy, not checked here."""
+    try:
+        data = submission.read_bytes()
+    except OSError:
+        return None
+    refused = check_source(data, max_bytes=max(len(data), MAX_SOURCE_BYTES))
+    return refused if isinstance(refused, SourceProblem) else None
 
 
 def _refused_result(question_id: str, seed: int, problem: SourceProblem) -> QuestionResult:
