@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-
 from test_worker_support import throwaway_postgres
 
 from gradebook import assignments, runs, submissions, users
