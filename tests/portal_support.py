@@ -119,8 +119,9 @@ def gunicorn(settings: Settings, port: int, workers: int = 2, threads: int = 8) 
             if process.poll() is not None:
                 raise AssertionError(f"gunicorn exited: {log.read_text()[-3000:]}")
             try:
-                return requests.get(url + "/login", timeout=2).status_code == 200
-            except requests.ConnectionError:
+                # A worker still importing the app accepts the connection but answers late: wait on.
+                return requests.get(url + "/login", timeout=10).status_code == 200
+            except (requests.ConnectionError, requests.Timeout):
                 return False
 
         wait_for(up, 60, "gunicorn to serve the login page", interval_s=0.3)
