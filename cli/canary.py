@@ -31,7 +31,8 @@ from typing import Any, TextIO
 SOLUTIONS_DIR = Path(__file__).resolve().parent.parent / "reference_solutions"
 EXPECTED_FILE = SOLUTIONS_DIR / "expected.json"
 STAFF = "staff"
-ROSTER_PREFIX = "canary-"
+ROSTER_PREFIX = "canary-"  # gradebook.users.CANARY_PREFIX: such accounts are left out of exports and dashboards
+DEFAULT_ASSIGNMENT = "nn-project"  # the demo course's (cli/web.py)
 # Attempt outcomes that are a run status of their own; every other outcome comes from a run that ended `ok`.
 RUN_STATUSES = ("timeout", "out_of_memory", "crashed", "bad_output", "infrastructure_error")
 HTTP_TIMEOUT_S = 30.0
@@ -203,16 +204,34 @@ class Portal:
             raise CanaryError(f"GET {path}: HTTP {status}, no form with a CSRF token")
         return parser.csrf_token
 
-    def log_in(self, username: str, password: str) -> None:
+    def log_in(self, username: str, password: str, new_password: str | None = None) -> None:
+        """Sign in; an account that must first choose its own password gets `new_password`, or CanaryError."""
         token = self._csrf("login")
         form = urllib.parse.urlencode({"csrf_token": token, "username": username, "password": password}).encode()
         status, final, _ = self.request("login", form, {"Content-Type": "application/x-www-form-urlencoded"})
-        if status != 200 or urllib.parse.urlparse(final).path.rstrip("/").endswith("/login"):
+        path = urllib.parse.urlparse(final).path.rstrip("/")
+        if status != 200 or path.endswith("/login"):
             raise CanaryError(f"login as {username} refused (HTTP {status}); is the account a student's?")
+        if path.endswith("/account/password"):
+            if new_password is None:
+                raise CanaryError(f"{username} must choose a new password first (a first login); canary accounts "
+                                  "imported from `nngrade canary --print-roster` never need to")
+            self.change_password(password, new_password)
 
-    def upload(self, source: bytes) -> tuple[int | None, int, str]:
-        """(submission id or None, HTTP status, body) for one models.py upload."""
-        token = self._csrf("submissions/")
+    def change_password(self, current: str, new: str) -> None:
+        """Set this account's password through the portal's form."""
+        token = self._csrf("account/password")
+        form = urllib.parse.urlencode({"csrf_token": token, "current_password": current, "new_password": new,
+                                       "confirm": new}).encode()
+        status, final, _ = self.request("account/password", form,
+                                        {"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 200 or urllib.parse.urlparse(final).path.rstrip("/").endswith("/account/password"):
+            raise CanaryError(f"password change refused (HTTP {status})")
+
+    def upload(self, source: bytes, assignment: str = DEFAULT_ASSIGNMENT) -> tuple[int | None, int, str]:
+        """(submission id or None, HTTP status, body) for one models.py upload to `assignment` (its slug)."""
+        page = f"assignments/{urllib.parse.quote(assignment)}/"
+        token = self._csrf(page)
         boundary = "nngrade-canary-" + uuid.uuid4().hex
         body = b"".join([
             f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'.encode(),
@@ -222,7 +241,7 @@ class Portal:
             f"\r\n--{boundary}--\r\n".encode(),
         ])
         status, final, text = self.request(
-            "submissions/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+            page + "submissions", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
         match = re.search(r"/submissions/(\d+)$", urllib.parse.urlparse(final).path)
         return (int(match.group(1)) if match and status == 200 else None), status, text
 
@@ -245,6 +264,7 @@ class Portal:
 @dataclass(frozen=True)
 class CanaryOptions:
     url: str
+    assignment: str = DEFAULT_ASSIGNMENT
     timeout_s: float = 1800.0
     poll_s: float = 3.0
     retry_upload_s: float = 10.0
@@ -258,7 +278,7 @@ def run_case(portal: Portal, case: Case, options: CanaryOptions, deadline: float
     try:
         source = case.path.read_bytes()
         while True:
-            submission_id, status, body = portal.upload(source)
+            submission_id, status, body = portal.upload(source, options.assignment)
             if submission_id is not None:
                 break
             if status != 429 or time.monotonic() + options.retry_upload_s > deadline:
@@ -339,6 +359,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="CSV username,password of canary student accounts (from `nngrade roster import`)")
     canary.add_argument("--username", help="one account instead of a credentials file")
     canary.add_argument("--password", help="its password (default: $NNGRADE_CANARY_PASSWORD)")
+    canary.add_argument("--assignment", default=DEFAULT_ASSIGNMENT,
+                        help="the assignment's slug to upload to (default %(default)s, the demo course's)")
     canary.add_argument("--cases", default="all", help="comma-separated case names, or all (default)")
     canary.add_argument("--expected", type=Path, default=EXPECTED_FILE, help="expectations (default %(default)s)")
     canary.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
@@ -367,7 +389,7 @@ def _canary(args: argparse.Namespace) -> int:
     except (CanaryError, OSError, KeyError, ValueError) as exc:
         print(f"nngrade canary: {exc}", file=sys.stderr)
         return 2
-    options = CanaryOptions(url=args.url, timeout_s=args.timeout, poll_s=args.poll)
+    options = CanaryOptions(url=args.url, assignment=args.assignment, timeout_s=args.timeout, poll_s=args.poll)
     print(f"canary: {len(cases)} case(s), {min(len(accounts), len(cases))} account(s), {args.url}",
           file=sys.stderr, flush=True)
     outcomes = run_canary(cases, accounts, options, log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))

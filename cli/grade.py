@@ -15,6 +15,7 @@ from grader.grading import grade_submission
 from grader.questions import all_questions
 from grader.report import Report, format_metric, to_gradescope
 from grader.runs import Runner
+from grader.source import SourceProblem, check_source
 from nngrade.settings import RUNNER_KINDS, load_settings
 
 
@@ -58,6 +59,10 @@ def _grade(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir or settings.data_dir
     if not args.path.is_file():
         print(f"nngrade grade: {args.path} is not a file", file=sys.stderr)
+        return 2
+    refused = check_source(args.path.read_bytes())
+    if isinstance(refused, SourceProblem):
+        print(f"nngrade grade: {args.path} is not a valid models.py: {refused.message}", file=sys.stderr)
         return 2
     config = AssignmentConfig()
     if args.question:

@@ -41,6 +41,18 @@ def _serve(args: argparse.Namespace) -> int:
         seed_demo(settings, DEMO_ROSTER)
     host = args.host or settings.web_host
     port = args.port or settings.web_port
+    from dataclasses import replace
+
+    from nngrade.settings import SettingsError
+    from web.app import cookies_secure
+
+    try:
+        cookies_secure(replace(settings, web_host=host))
+    except SettingsError as exc:
+        print(f"nngrade serve: {exc}", file=sys.stderr)
+        return 2
+    # The app under gunicorn reads its settings again: it must know the address it is really bound to.
+    os.environ["NNGRADE_WEB_HOST"] = host
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
     if gunicorn is None:
         print("nngrade serve: gunicorn is not installed in this environment")

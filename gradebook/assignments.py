@@ -62,7 +62,18 @@ def create_assignment(
 
 
 def get_assignment(session: Session, slug: str) -> Assignment | None:
+    """The assignment with this slug, or None."""
     return session.scalar(select(Assignment).where(Assignment.slug == slug))
+
+
+def list_assignments(session: Session) -> list[Assignment]:
+    """Every assignment, the soonest due first."""
+    return list(session.scalars(select(Assignment).order_by(Assignment.due_at, Assignment.id)))
+
+
+def is_open(assignment: Assignment, now: datetime) -> bool:
+    """Whether uploads are still accepted at `now` (up to the late due date, or the due date without one)."""
+    return now <= (assignment.late_due_at or assignment.due_at)
 
 
 def grading_config(assignment: Assignment) -> AssignmentConfig:

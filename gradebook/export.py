@@ -1,21 +1,24 @@
-"""Grade export for an LMS import: one row per student with the assignment's policy applied."""
+"""Grade export for an LMS import: one row per graded student (no staff, no canary) under the assignment's
+policy, every cell safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from gradebook.csvcells import write_dicts
 from gradebook.models import Assignment, GradingRun, Submission, User
 from gradebook.policies import final_submission
+from gradebook.users import graded_students
 
 POLICY_NOTE = {"best": "best submission", "latest": "latest graded submission"}
 
 
 def export_rows(session: Session, assignment: Assignment) -> list[dict[str, str]]:
-    students = session.scalars(select(User).where(User.role == "student").order_by(User.username)).all()
+    """One dict per graded student, by username: points per question, total, lateness, time, policy."""
+    students = session.scalars(select(User).where(graded_students()).order_by(User.username)).all()
     submissions = session.scalars(
         select(Submission)
         .where(Submission.assignment_id == assignment.id)
@@ -42,12 +45,11 @@ def export_rows(session: Session, assignment: Assignment) -> list[dict[str, str]
 
 
 def export_csv(session: Session, assignment: Assignment) -> str:
+    """`export_rows` as CSV text with a header line; cells that a spreadsheet would evaluate are neutralised."""
     columns = ["student_id", "name", *assignment.questions, "total", "max_total", "late", "late_penalty_pct",
                "submitted_at", "policy"]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(export_rows(session, assignment))
+    write_dicts(out, columns, export_rows(session, assignment))
     return out.getvalue()
 
 

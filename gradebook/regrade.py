@@ -69,6 +69,22 @@ def create_change_set(
     return change_set, [r.id for r in runs]
 
 
+def regrade_submission(
+    session: Session, submission: Submission, author: User, reason: str, now: datetime | None = None,
+) -> GradingRun:
+    """A change-set of one queued regrade run for `submission`; staff apply it once graded. Returns the run."""
+    now = now or utcnow()
+    change_set = ChangeSet(created_by_id=author.id, created_at=now, reason=reason, status="grading",
+                           scope={"submission_id": submission.id, "student": submission.user.username})
+    session.add(change_set)
+    session.flush()
+    run = GradingRun(submission_id=submission.id, purpose="regrade", change_set_id=change_set.id,
+                     status="queued", enqueued_at=now, created_at=now)
+    session.add(run)
+    session.flush()
+    return run
+
+
 @dataclass(frozen=True)
 class Progress:
     total: int

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from gradebook.csvcells import SafeWriter
 from gradebook.models import ROLES
 from gradebook.users import UserError, create_user, get_user, new_password
 
@@ -88,6 +89,6 @@ def write_credentials(path: Path, credentials: list[tuple[str, str]]) -> None:
     """Write username,password lines readable by the owner only; refuses to overwrite an existing file."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.writer(f)
+        writer = SafeWriter(f)
         writer.writerow(["username", "password"])
         writer.writerows(credentials)

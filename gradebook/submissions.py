@@ -19,6 +19,8 @@ DAY = timedelta(days=1)
 
 @dataclass(frozen=True)
 class UploadLimits:
+    """A student's upload allowance: file size in bytes, seconds between uploads, uploads per rolling day."""
+
     max_bytes: int = 256 * 1024
     min_interval_s: int = 60
     per_day: int = 30  # in any rolling 24 hours
@@ -26,12 +28,16 @@ class UploadLimits:
 
 @dataclass(frozen=True)
 class UploadDecision:
+    """Whether an upload may happen now; when not, a sentence for the student and when it may."""
+
     allowed: bool
     reason: str = ""  # one sentence for the student when refused
     next_allowed_at: datetime | None = None  # None when refused for good (closed, cap reached)
 
 
 class UploadRejected(Exception):
+    """create_submission refused: `decision` says why and when the next upload is allowed."""
+
     def __init__(self, decision: UploadDecision) -> None:
         super().__init__(decision.reason)
         self.decision = decision
@@ -91,11 +97,14 @@ def create_submission(
     A queued (not yet started) run of an older upload by the same student for the same assignment is
     marked superseded, so one student holds at most one waiting slot in the queue.
     """
-    now = now or utcnow()
     if len(data) > limits.max_bytes:
         raise UploadRejected(UploadDecision(False, f"The file is larger than {limits.max_bytes} bytes."))
     if not data.strip():
         raise UploadRejected(UploadDecision(False, "The file is empty."))
+    # Concurrent uploads by one student queue here, so the limits below see each other's rows: the user's
+    # row is locked until commit (PostgreSQL); SQLite's transactions already begin with the write lock.
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    now = now or utcnow()
     decision = check_upload(session, user, assignment, limits, now)
     if not decision.allowed:
         raise UploadRejected(decision)
@@ -140,6 +149,7 @@ def supersede_pending(session: Session, user_id: int, assignment_id: int, keep_s
 
 
 def submissions_of(session: Session, user_id: int, assignment_id: int) -> list[Submission]:
+    """The user's submissions to the assignment, newest first."""
     return list(session.scalars(
         select(Submission)
         .where(Submission.user_id == user_id, Submission.assignment_id == assignment_id)

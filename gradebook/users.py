@@ -6,10 +6,15 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from gradebook.models import ROLES, User
+
+# Accounts that `nngrade canary` uses to probe a running service: students to the portal, never graded as
+# students (no export, no dashboard row, no forced password change).
+CANARY_PREFIX = "canary-"
+MIN_PASSWORD_LENGTH = 10
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs as much time as a wrong password.
@@ -21,10 +26,12 @@ class UserError(ValueError):
 
 
 def hash_password(password: str) -> str:
+    """An argon2id hash of `password`, salted."""
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches `password_hash`; False for a malformed hash too."""
     try:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -32,31 +39,45 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def new_password() -> str:
-    """An initial password: 16 URL-safe characters, about 96 bits."""
-    return secrets.token_urlsafe(12)
+    """An initial password: 16 URL-safe characters, about 96 bits, starting with a letter or digit.
+
+    The first character is never '-' (token_urlsafe's alphabet has it): the credentials CSV would have to
+    neutralise it as a spreadsheet formula, and the password handed out would then be wrong.
+    """
+    while True:
+        password = secrets.token_urlsafe(12)
+        if password[0].isalnum():
+            return password
 
 
 def create_user(
-    session: Session, username: str, name: str, password: str, role: str = "student", email: str | None = None
+    session: Session, username: str, name: str, password: str, role: str = "student", email: str | None = None,
+    *, must_change_password: bool = True,
 ) -> User:
+    """A new account; it must choose its own password at first login unless `must_change_password` is False.
+
+    Raises UserError for an unknown role, a bad username or one already taken.
+    """
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if not username or len(username) > 64:
         raise UserError("a username needs 1 to 64 characters")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"user {username!r} already exists")
-    user = User(username=username, name=name, role=role, email=email, password_hash=hash_password(password))
+    user = User(username=username, name=name, role=role, email=email, password_hash=hash_password(password),
+                must_change_password=must_change_password and not is_canary_name(username))
     session.add(user)
     session.flush()
     return user
 
 
 def get_user(session: Session, username: str) -> User | None:
+    """The account named `username`, active or not."""
     return session.scalar(select(User).where(User.username == username))
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None. Upgrades an outdated hash in place."""
+    """The active user with these credentials, or None. Upgrades an outdated hash in place (flush to keep)."""
     user = get_user(session, username)
     if user is None or not user.active:
         verify_password(_DUMMY_HASH, password)
@@ -69,10 +90,46 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 def set_password(session: Session, user: User, password: str, *, must_change: bool = False) -> None:
+    """Replace the user's password (no checks: staff tools); `must_change` forces a change at next login."""
     user.password_hash = hash_password(password)
     user.must_change_password = must_change
     session.flush()
 
 
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The user's own change: `current` must be right and `new` acceptable; clears the forced change.
+
+    Raises UserError with a sentence for the user when the current password is wrong or the new one is weak.
+    """
+    if not verify_password(user.password_hash, current):
+        raise UserError("The current password is wrong.")
+    problem = password_problem(user, new)
+    if problem:
+        raise UserError(problem)
+    if verify_password(user.password_hash, new):
+        raise UserError("Choose a password different from the current one.")
+    set_password(session, user, new, must_change=False)
+
+
+def password_problem(user: User, password: str) -> str:
+    """Why `password` is not acceptable for `user`, or "" when it is."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if password.strip().lower() in {user.username.lower(), (user.name or "").strip().lower()}:
+        return "Do not use your username or your name as the password."
+    return ""
+
+
 def is_staff(user: User) -> bool:
+    """TAs and instructors."""
     return user.role in ("ta", "instructor")
+
+
+def is_canary_name(username: str) -> bool:
+    """Whether `username` is one of `nngrade canary`'s probe accounts."""
+    return username.startswith(CANARY_PREFIX)
+
+
+def graded_students() -> ColumnElement[bool]:
+    """SQL condition for the accounts a course grades: students, without canary accounts."""
+    return (User.role == "student") & ~User.username.startswith(CANARY_PREFIX, autoescape=True)

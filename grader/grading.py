@@ -10,9 +10,10 @@ from pathlib import Path
 
 from grader.config import AssignmentConfig
 from grader.questions import get_question
-from grader.report import RETRYABLE, Attempt, Environment, QuestionResult, Report
+from grader.report import RETRYABLE, Attempt, Environment, ErrorInfo, QuestionResult, Report
 from grader.runs import ProgressCallback, Runner, RunOutcome, RunRequest
 from grader.scoring import score_attempt
+from grader.source import MAX_SOURCE_BYTES, SourceProblem, check_source
 
 KIT_VERSION = "1.0"
 
@@ -30,6 +31,10 @@ def grade_question(
 ) -> QuestionResult:
     """Run the first seed; retry once with the next seed when the miss may be bad luck; keep the better."""
     question = get_question(question_id)
+    refused = _source_problem(submission)
+    if refused is not None:
+        # The portal refuses such files at upload; a stored or local one is refused the same way, not run.
+        return _refused_result(question_id, config.seeds[0], refused)
     limits = config.limits_for(question_id)
     attempts: list[Attempt] = []
     for seed in config.seeds[:2]:
@@ -55,6 +60,30 @@ def grade_question(
         attempts=tuple(attempts),
         counted_attempt=counted,
         hints=best.hints,
+    )
+
+
+def _source_problem(submission: Path) -> SourceProblem | None:
+    """Why the file is not a valid models.py, or None. A file we cannot read is the runner's to report (a
+    fault of ours, never charged as the student's); the size cap is the portal's policy, not checked here."""
+    try:
+        data = submission.read_bytes()
+    except OSError:
+        return None
+    refused = check_source(data, max_bytes=max(len(data), MAX_SOURCE_BYTES))
+    return refused if isinstance(refused, SourceProblem) else None
+
+
+def _refused_result(question_id: str, seed: int, problem: SourceProblem) -> QuestionResult:
+    """An `error` result, 0 points, for a file that is not a valid models.py (grader/source.py says why)."""
+    question = get_question(question_id)
+    attempt = Attempt(seed=seed, outcome="error", points=0, sanity_passed=False, metric_value=None,
+                      detail=f"models.py was not run: {problem.message}", wall_s=0.0, cpu_s=0.0, peak_memory_mb=0.0,
+                      error=ErrorInfo(type="InvalidSource", message=problem.message, traceback=""))
+    return QuestionResult(
+        question=question.id, title=question.title, points=0, max_points=question.max_points, outcome="error",
+        metric_name=question.metric_name, metric_value=None, threshold=question.threshold,
+        comparison=question.comparison, attempts=(attempt,), counted_attempt=0,
     )
 
 

@@ -30,9 +30,12 @@ class Settings:
     upload_max_bytes: int = 256 * 1024
     upload_min_interval_s: int = 60
     uploads_per_day: int = 30
-    session_cookie_secure: bool = True
+    session_cookie_secure: bool = True  # False only on request (NNGRADE_INSECURE_COOKIES=1), and only on loopback
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    # Where browsers reach the portal when that is not web_host: a container bound to 0.0.0.0 whose port is
+    # published on the host's 127.0.0.1 (docker-compose sets it from NNGRADE_BIND).
+    published_host: str = ""
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +60,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_cookie_secure=env.get("NNGRADE_INSECURE_COOKIES", "") != "1",
         web_host=env.get("NNGRADE_WEB_HOST", "127.0.0.1"),
         web_port=_int(env, "NNGRADE_WEB_PORT", 8000),
+        published_host=env.get("NNGRADE_PUBLISHED_HOST", ""),
     )
 
 

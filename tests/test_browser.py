@@ -22,7 +22,6 @@ from gradebook import assignments, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 from nngrade.settings import Settings
 from web import create_app
-from web.services.gradebook_store import GradebookStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,6 +31,7 @@ CHROMIUM = os.environ.get("NNGRADE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("NNGRADE_CHROMEDRIVER", "/usr/bin/chromedriver")
 GRADING_TIMEOUT_S = 600
 STUDENT, TA = ("s2001", "student-pass-1"), ("ta.browser", "ta-pass-1")
+NEWCOMER = ("s2002", "handed-out-pass-1")  # must choose a password at first login
 
 
 def _browser_paths() -> tuple[str, str]:
@@ -64,19 +64,26 @@ def portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
                         session_cookie_secure=False, upload_min_interval_s=0, worker_concurrency=1)
     engine = make_engine(url)
     with transaction(make_sessionmaker(engine)) as session:
-        users.create_user(session, STUDENT[0], "Grace Student", STUDENT[1], "student")
-        users.create_user(session, TA[0], "Tess Assistant", TA[1], "ta")
+        users.create_user(session, STUDENT[0], "Grace Student", STUDENT[1], "student", must_change_password=False)
+        users.create_user(session, TA[0], "Tess Assistant", TA[1], "ta", must_change_password=False)
+        users.create_user(session, NEWCOMER[0], "Nico Newcomer", NEWCOMER[1], "student")
         assignments.create_assignment(session, "nn", "Neural networks", datetime.now(UTC) + timedelta(days=7))
     engine.dispose()
     context = ProcessContext(settings, WorkerOptions())
     threads: list[threading.Thread] = []
 
-    def enqueue(run_id: int, purpose: str) -> None:
-        thread = threading.Thread(target=grade, args=(context, run_id), name=f"grade-{run_id}", daemon=True)
-        threads.append(thread)
-        thread.start()
+    class ThreadQueue:
+        """Grades each published run in a thread of this process, with the worker's own task code."""
 
-    app = create_app(settings, GradebookStore.from_settings(settings, enqueue=enqueue, worker_count=lambda: 1))
+        def publish(self, run_id: int, purpose: str) -> None:
+            thread = threading.Thread(target=grade, args=(context, run_id), name=f"grade-{run_id}", daemon=True)
+            threads.append(thread)
+            thread.start()
+
+        def worker_count(self) -> int | None:
+            return 1
+
+    app = create_app(settings, ThreadQueue(), limiter_storage_uri="memory://")
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
@@ -144,7 +151,11 @@ def test_student_uploads_staff_solution_and_ta_sees_it(portal: Portal, browser: 
 
     _login(driver, portal, *STUDENT)
     WebDriverWait(driver, 10).until(ec.url_contains("/submissions/"))
-    _shot(driver, "02-student-home-empty")
+    _shot(driver, "02-student-assignments")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=assignment-nn] h2 a").click()
+    WebDriverWait(driver, 10).until(ec.url_contains("/assignments/nn/"))
+    assert driver.find_element(By.CSS_SELECTOR, "[data-testid=assignment-title]").text == "Neural networks"
+    _shot(driver, "02b-assignment-empty")
 
     # A syntax error is refused at once, with its line.
     broken = portal.settings.var_dir / "broken" / "models.py"
@@ -194,3 +205,48 @@ def test_student_uploads_staff_solution_and_ta_sees_it(portal: Portal, browser: 
     driver.get(portal.url + "/submissions/")
     assert "403" in driver.page_source
     _shot(driver, "10-forbidden")
+
+
+def test_first_login_asks_for_a_new_password(portal: Portal, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    assert isinstance(driver, WebDriver)
+    _login(driver, portal, *NEWCOMER)
+    WebDriverWait(driver, 10).until(ec.url_contains("/account/password"))
+    assert "Choose your own password" in driver.find_element(By.TAG_NAME, "h1").text
+    _shot(driver, "11-first-login-password")
+    # Nothing else opens until the password is chosen.
+    driver.get(portal.url + "/assignments/nn/")
+    WebDriverWait(driver, 10).until(ec.url_contains("/account/password"))
+
+    def fill(current: str, new: str, confirm: str) -> None:
+        for field, value in (("current_password", current), ("new_password", new), ("confirm", confirm)):
+            box = driver.find_element(By.ID, field)
+            box.clear()
+            box.send_keys(value)
+        driver.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+
+    fill(NEWCOMER[1], "a-new-pass-77", "a-different-77")
+    error = WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".field-error")))
+    assert "The two new passwords differ." in error.text
+    _shot(driver, "12-password-mismatch")
+    fill(NEWCOMER[1], "a-new-pass-77", "a-new-pass-77")
+    # Back to the page that was asked for before the change.
+    WebDriverWait(driver, 10).until(ec.url_contains("/assignments/nn/"))
+    assert "Your password is changed" in driver.find_element(By.CSS_SELECTOR, ".flash-success").text
+    assert driver.find_element(By.CSS_SELECTOR, "[data-testid=assignment-title]").text == "Neural networks"
+    _shot(driver, "13-after-password-change")
+
+    # Signed out, the handed-out password no longer works; the new one does, with no second change asked.
+    driver.find_element(By.CSS_SELECTOR, "form.whoami button").click()
+    WebDriverWait(driver, 10).until(ec.url_contains("/login"))
+    _login(driver, portal, *NEWCOMER)
+    error = WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".field-error")))
+    assert "Wrong username or password" in error.text
+    _login(driver, portal, NEWCOMER[0], "a-new-pass-77")
+    WebDriverWait(driver, 10).until(ec.url_contains("/submissions/"))
+    assert "/account/password" not in driver.current_url

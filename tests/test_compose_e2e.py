@@ -62,7 +62,7 @@ def test_staff_solution_graded_over_http_and_canary_passes(stack: Stack) -> None
     credentials = stack.seed_course()
     student = "s1001"
     portal = Portal(stack.url)
-    portal.log_in(student, credentials[student])
+    portal.log_in(student, credentials[student], new_password="e2e-" + credentials[student])
     submission_id, status, body = portal.upload((REPO / "reference_solutions" / "staff" / "models.py").read_bytes())
     assert submission_id is not None, f"upload refused: HTTP {status}: {body[:300]}"
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from test_worker_support import throwaway_postgres
 
 from gradebook import assignments, runs, submissions, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
@@ -20,7 +21,6 @@ from grader.report import Attempt, Environment, QuestionResult, Report
 from nngrade.settings import Settings
 from web import create_app
 from web.charts import regression_x
-from web.services.gradebook_store import GradebookStore
 
 PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-1", "tara": "tara-pw-1", "ivan": "ivan-pw-1"}
 ROLES = {"alice": "student", "bob": "student", "tara": "ta", "ivan": "instructor"}
@@ -44,6 +44,19 @@ def _report(sha: str, q1_loss: float = 0.004, q2_acc: float = 0.975) -> Report:
                   questions=questions, wall_s=33.2)
 
 
+class RecordingQueue:
+    """The portal's queue without a broker: records what would be published (the queue has its own tests)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[int, str]] = []
+
+    def publish(self, run_id: int, purpose: str) -> None:
+        self.published.append((run_id, purpose))
+
+    def worker_count(self) -> int | None:
+        return 2
+
+
 @dataclass
 class Course:
     app: Flask
@@ -52,11 +65,22 @@ class Course:
     alice_sub: int  # graded
     bob_sub: int  # queued
     enqueued: list[tuple[int, str]]
+    queue: RecordingQueue
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every route on both backends: the pages' queries run as written on each."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture
-def course(tmp_path: Path) -> Iterator[Course]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def course(tmp_path: Path, database_url: str) -> Iterator[Course]:
+    url = database_url
     migrate(url)
     data_dir = tmp_path / "data"
     (data_dir / "private").mkdir(parents=True)
@@ -66,12 +90,14 @@ def course(tmp_path: Path) -> Iterator[Course]:
     settings = Settings(var_dir=tmp_path, database_url=url, storage_dir=tmp_path / "subs", data_dir=data_dir,
                         secret_key="test-secret-" + "x" * 40, session_cookie_secure=False,
                         upload_min_interval_s=60, uploads_per_day=30)
-    factory = make_sessionmaker(make_engine(url))
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
     ids: dict[str, int] = {}
     limits = submissions.UploadLimits(min_interval_s=0)
     with transaction(factory) as session:
         for name, role in ROLES.items():
-            ids[name] = users.create_user(session, name, name.title(), PASSWORDS[name], role).id
+            ids[name] = users.create_user(session, name, name.title(), PASSWORDS[name], role,
+                                          must_change_password=False).id
         assignment = assignments.create_assignment(session, "nn", "Neural networks",
                                                    datetime.now(UTC) + timedelta(days=7))
         alice = session.get(users.User, ids["alice"])
@@ -87,11 +113,11 @@ def course(tmp_path: Path) -> Iterator[Course]:
     with transaction(factory) as session:
         assert runs.claim_run(session, a_run_id, "tok", lease_s=60).state == "claimed"
         assert runs.finish_run(session, a_run_id, "tok", _report(sha))
-    enqueued: list[tuple[int, str]] = []
-    store = GradebookStore.from_settings(settings, enqueue=lambda run_id, purpose: enqueued.append((run_id, purpose)),
-                                         worker_count=lambda: 2)
-    app = create_app(settings, store, testing=True)
-    yield Course(app, settings, ids, a_id, b_id, enqueued)
+    queue = RecordingQueue()
+    engine.dispose()
+    app = create_app(settings, queue, testing=True, limiter_storage_uri="memory://")
+    yield Course(app, settings, ids, a_id, b_id, queue.published, queue)
+    app.extensions["nngrade.db"].dispose()
 
 
 def login(app: Flask, who: str | None) -> FlaskClient:
@@ -126,6 +152,9 @@ def _routes(c: Course) -> list[tuple[str, str, dict[str | None, int]]]:
         ("GET", "/login", {None: 200, "alice": 302, "bob": 302, "tara": 302, "ivan": 302}),
         ("GET", "/", {None: 302, "alice": 302, "bob": 302, "tara": 302, "ivan": 302}),
         ("GET", "/submissions/", {None: anon, "alice": 200, "bob": 200, "tara": 403, "ivan": 403}),
+        ("GET", "/assignments/nn/", {None: anon, "alice": 200, "bob": 200, "tara": 403, "ivan": 403}),
+        ("GET", "/assignments/nope/", {None: anon, "alice": 404, "bob": 404, "tara": 403, "ivan": 403}),
+        ("GET", "/account/password", {None: anon, "alice": 200, "bob": 200, "tara": 200, "ivan": 200}),
         ("GET", f"/submissions/{a}", own_a),
         ("GET", f"/submissions/{a}/status.json", own_a),
         ("GET", f"/submissions/{a}/models.py", own_a),
@@ -143,6 +172,8 @@ def _routes(c: Course) -> list[tuple[str, str, dict[str | None, int]]]:
         ("GET", f"/dashboard/students/{c.ids['alice']}", staff),
         ("GET", "/dashboard/queue.json", staff),
         ("GET", "/dashboard/export.csv", staff),
+        ("GET", "/dashboard/export.csv?assignment=nn", staff),
+        ("GET", "/dashboard/?assignment=nope", {None: anon, "alice": 403, "bob": 403, "tara": 404, "ivan": 404}),
         ("GET", "/dashboard/audit", staff),
         *[("GET", f"/dashboard/charts/{n}.png", staff)
           for n in ("scores", "losses", "accuracies", "runtimes", "failures")],
@@ -223,7 +254,7 @@ def test_forms_without_csrf_token_are_rejected(course: Course) -> None:
     assert response.status_code == 400
     assert "expired" in response.text
     alice = login(course.app, "alice")
-    response = alice.post("/submissions/", data={"models_py": (io.BytesIO(b"x = 1\n"), "models.py")})
+    response = alice.post("/assignments/nn/submissions", data={"models_py": (io.BytesIO(b"x = 1\n"), "models.py")})
     assert response.status_code == 400
     ivan = login(course.app, "ivan")
     response = ivan.post(f"/instructor/submissions/{course.alice_sub}/override",
@@ -250,13 +281,14 @@ def test_login_does_not_redirect_off_site(course: Course) -> None:
 def test_session_cookie_is_secure_by_default(tmp_path: Path, course: Course) -> None:
     from dataclasses import replace
 
-    app = create_app(replace(course.settings, session_cookie_secure=True),
-                     course.app.extensions["nngrade.store"])
+    app = create_app(replace(course.settings, session_cookie_secure=True), course.queue,
+                     limiter_storage_uri="memory://")
     client = app.test_client()
     token = _csrf(client.get("/login", base_url="https://localhost").text)
     response = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
                            data={"username": "alice", "password": PASSWORDS["alice"], "csrf_token": token})
     cookie = response.headers["Set-Cookie"]
+    app.extensions["nngrade.db"].dispose()
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
@@ -267,15 +299,16 @@ def test_logout_ends_the_session(course: Course) -> None:
     assert alice.get("/submissions/").status_code == 302
 
 
-def _upload(client: FlaskClient, data: bytes, name: str = "models.py") -> tuple[int, str]:
-    token = _csrf(client.get("/submissions/").text)
-    response = client.post("/submissions/", data={"csrf_token": token, "models_py": (io.BytesIO(data), name)})
+def _upload(client: FlaskClient, data: bytes, name: str = "models.py", slug: str = "nn") -> tuple[int, str]:
+    token = _csrf(client.get(f"/assignments/{slug}/").text)
+    response = client.post(f"/assignments/{slug}/submissions",
+                           data={"csrf_token": token, "models_py": (io.BytesIO(data), name)})
     return response.status_code, response.text
 
 
 @pytest.mark.parametrize(("data", "name", "message"), [
     (b"def f(:\n    pass\n", "models.py", "Syntax error on line 1"),
-    (b"x = '\xff\xfe'\n", "models.py", "not UTF-8"),
+    (b"x = '\xff\xfe'\n", "models.py", "Line 1 is not valid UTF-8"),
     (b"", "models.py", "empty"),
     (b"x = 1\n", "models.txt", "not a .py file"),
     (b"x = 1\n" + b"#" * 300_000, "models.py", "the limit is"),
@@ -292,7 +325,7 @@ def test_upload_queues_then_rate_limit_says_when(course: Course) -> None:
     status, _ = _upload(alice, b"class RegressionModel:\n    pass\n")
     assert status == 200 or status == 302
     assert len(course.enqueued) == 1
-    page = alice.get("/submissions/").text
+    page = alice.get("/assignments/nn/").text
     assert "next upload is allowed at" in page
     status, html = _upload(alice, b"x = 2\n")
     assert status == 429

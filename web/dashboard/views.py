@@ -1,13 +1,23 @@
+"""The staff dashboard: students of one assignment (named by ?assignment=slug), charts, queue health, export."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from sqlalchemy import select
 
+from gradebook import assignments
+from gradebook.export import export_csv
+from gradebook.models import Assignment, utcnow
+from grader.questions import get_question
 from web import charts, security
+from web.dashboard import queries
+from web.db import read_session
+from web.queue import run_queue
 from web.services import dashboard
 from web.services.feedback import PngCache
-from web.services.store import current_store
+from web.submissions import queries as submission_queries
 
 blueprint = Blueprint("dashboard", __name__)
 _png_cache = PngCache(max_items=32)
@@ -15,20 +25,40 @@ _png_cache = PngCache(max_items=32)
 CHART_NAMES = ("scores", "losses", "accuracies", "runtimes", "failures")
 
 
+def chosen_assignment() -> Assignment:
+    """The assignment named by ?assignment=slug; without one, the next due (else the latest), as the page
+    shows. 404 for an unknown slug or when no assignment exists."""
+    session = read_session()
+    slug = request.args.get("assignment")
+    if slug:
+        found = assignments.get_assignment(session, slug)
+    else:
+        found = session.scalar(select(Assignment).where(Assignment.due_at >= utcnow())
+                               .order_by(Assignment.due_at).limit(1)) \
+            or session.scalar(select(Assignment).order_by(Assignment.due_at.desc()).limit(1))
+    if found is None:
+        abort(404, description="No such assignment.")
+    return found
+
+
 @blueprint.get("/")
 @security.roles_required("ta", "instructor")
 def index() -> str:
-    store = current_store()
+    """Students of the assignment with filters and sorting, queue health, charts, overrides."""
+    session = read_session()
+    assignment = chosen_assignment()
     filters = dashboard.Filters.parse(request.args.get("q"), request.args.get("status"),
                                       request.args.get("sort"), request.args.get("order"))
-    rows = store.student_rows()
+    rows = queries.student_rows(session, assignment)
     return render_template(
         "dashboard/index.html",
+        assignment=assignment,
+        assignments=assignments.list_assignments(session),
         rows=dashboard.filter_rows(rows, filters),
         filters=filters,
         summary=dashboard.summary(rows),
-        queue=store.queue_health(),
-        overrides=store.overrides(),
+        queue=queries.queue_health(session, run_queue().worker_count()),
+        overrides=queries.overrides(session),
         chart_names=CHART_NAMES,
         chart_version=len(rows) and sum(r.submissions for r in rows),
         sort_keys=dashboard.SORT_KEYS,
@@ -39,20 +69,24 @@ def index() -> str:
 @blueprint.get("/students/<int:user_id>")
 @security.roles_required("ta", "instructor")
 def student(user_id: int) -> str:
-    store = current_store()
-    user = store.get_user(user_id)
-    if user is None or user.role != "student":
+    """One student's grade and submissions for the assignment."""
+    session = read_session()
+    user = queries.student(session, user_id)
+    if user is None:
         abort(404)
+    assignment = chosen_assignment()
     return render_template(
-        "dashboard/student.html", student=user, submissions=store.list_submissions(user_id),
-        grade=store.current_grade(user_id),
+        "dashboard/student.html", student=user, assignment=assignment,
+        submissions=submission_queries.submissions_of(session, user_id, assignment.id),
+        grade=submission_queries.current_grade(session, user_id, assignment),
     )
 
 
 @blueprint.get("/queue.json")
 @security.roles_required("ta", "instructor")
 def queue() -> Response:
-    health = current_store().queue_health()
+    """Queue health as JSON, for the dashboard's live panel."""
+    health = queries.queue_health(read_session(), run_queue().worker_count())
     payload = asdict(health)
     payload["checked_at"] = health.checked_at.isoformat(timespec="seconds")
     return jsonify(payload)
@@ -61,12 +95,14 @@ def queue() -> Response:
 @blueprint.get("/charts/<name>.png")
 @security.roles_required("ta", "instructor")
 def chart(name: str) -> Response:
+    """One distribution chart of the assignment as PNG (scores, losses, accuracies, times, failures)."""
     if name not in CHART_NAMES:
         abort(404)
-    store = current_store()
-    rows = store.student_rows()
-    runs = store.graded_runs(dashboard.RECENT_FOR_CHARTS)
-    key = (name, len(runs), runs[0].run_id if runs else 0, tuple(r.points for r in rows))
+    session = read_session()
+    assignment = chosen_assignment()
+    rows = queries.student_rows(session, assignment)
+    runs = queries.graded_runs(session, assignment, dashboard.RECENT_FOR_CHARTS)
+    key = (name, assignment.id, len(runs), runs[0].run_id if runs else 0, tuple(r.points for r in rows))
 
     def render() -> bytes:
         d = dashboard.distributions(rows, runs)
@@ -74,11 +110,11 @@ def chart(name: str) -> Response:
             return charts.histogram_png(d.scores, title="Current scores", xlabel="points", bins=13)
         if name == "losses":
             return charts.histogram_png(d.q1_losses, title="q1 loss per graded submission", xlabel="loss",
-                                        threshold=_threshold("q1"))
+                                        threshold=get_question("q1").threshold)
         if name == "accuracies":
             return charts.histogram_png([a * 100 for a in d.q2_accuracies],
                                         title="q2 test accuracy per graded submission", xlabel="accuracy (%)",
-                                        threshold=_threshold("q2") * 100)
+                                        threshold=get_question("q2").threshold * 100)
         if name == "runtimes":
             return charts.histogram_png(d.run_times_s, title="Grading time per submission", xlabel="seconds")
         return charts.bar_png(d.failure_reasons, title="Failure reasons (questions not passed)")
@@ -90,8 +126,10 @@ def chart(name: str) -> Response:
 @blueprint.get("/export.csv")
 @security.roles_required("ta", "instructor")
 def export() -> Response:
-    return Response(current_store().export_csv(), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="nngrade-grades.csv"',
+    """The assignment's grades as CSV for the LMS: graded students only, cells spreadsheet-safe."""
+    assignment = chosen_assignment()
+    return Response(export_csv(read_session(), assignment), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="nngrade-{_safe_name(assignment.slug)}-grades.csv"',
         "Cache-Control": "private, no-store",
     })
 
@@ -99,11 +137,11 @@ def export() -> Response:
 @blueprint.get("/audit")
 @security.roles_required("ta", "instructor")
 def audit() -> str:
-    store = current_store()
-    return render_template("dashboard/audit.html", overrides=store.overrides(), entries=store.audit_log(500))
+    """Overrides and regrades, newest first."""
+    session = read_session()
+    return render_template("dashboard/audit.html", overrides=queries.overrides(session),
+                           entries=queries.audit_log(session, 500))
 
 
-def _threshold(question: str) -> float:
-    from grader.questions import get_question
-
-    return get_question(question).threshold
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text)

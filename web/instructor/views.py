@@ -1,54 +1,75 @@
+"""Instructor actions on one submission: regrade, apply a regrade, override a question's points."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from gradebook import overrides
+from gradebook import regrade as regrades
+from gradebook.models import Submission, User
+from grader.questions import get_question
 from nngrade.settings import Settings
 from web import security
+from web.db import read_session, write_session
 from web.instructor.forms import ApplyForm, OverrideForm, RegradeForm
+from web.queue import run_queue
 from web.services import pages
 from web.services.models import SubmissionView
-from web.services.store import UploadRefused, current_store
+from web.submissions import queries
 
 blueprint = Blueprint("instructor", __name__)
 
 
 def _submission(submission_id: int) -> SubmissionView:
-    submission = current_store().get_submission(submission_id)
-    if submission is None:
+    found = queries.submission(read_session(), submission_id)
+    if found is None:
         abort(404)
-    return submission
+    return found
+
+
+def _rows(submission_id: int) -> tuple[Submission, User]:
+    """The submission and the signed-in instructor, in the request's write session."""
+    session = write_session()
+    submission = session.get(Submission, submission_id)
+    actor = session.get(User, security.require_user().id)
+    if submission is None or actor is None:
+        abort(404)
+    return submission, actor
 
 
 @blueprint.post("/submissions/<int:submission_id>/regrade")
 @security.roles_required("instructor")
 def regrade(submission_id: int) -> Response | tuple[str, int]:
-    user = security.require_user()
-    submission = _submission(submission_id)
+    """Queue a regrade of one submission (a one-run change-set applied from the result page)."""
+    shown = _submission(submission_id)
     form = RegradeForm()
     if not form.validate_on_submit():
-        return _detail(submission, regrade_form=form), 400
-    try:
-        current_store().regrade(submission_id, user.id, form.reason.data.strip())
-    except UploadRefused as refused:
-        flash(str(refused), "error")
-    else:
-        flash(f"Submission #{submission.number} of {submission.username} queued for regrading.", "success")
+        return _detail(shown, regrade_form=form), 400
+    submission, actor = _rows(submission_id)
+    run = regrades.regrade_submission(write_session(), submission, actor, form.reason.data.strip())
+    run_id = run.id
+    write_session().commit()
+    run_queue().publish(run_id, "regrade")
+    flash(f"Submission #{shown.number} of {shown.username} queued for regrading.", "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
 @blueprint.post("/submissions/<int:submission_id>/regrades/<int:change_set_id>/apply")
 @security.roles_required("instructor")
 def apply_regrade(submission_id: int, change_set_id: int) -> Response:
-    user = security.require_user()
-    submission = _submission(submission_id)
-    if not ApplyForm().validate_on_submit() or change_set_id not in {r[0] for r in submission.regrades}:
+    """Make a finished regrade's result the counted one."""
+    shown = _submission(submission_id)
+    if not ApplyForm().validate_on_submit() or change_set_id not in {r[0] for r in shown.regrades}:
         abort(400)
+    _, actor = _rows(submission_id)
     try:
-        current_store().apply_regrade(change_set_id, user.id)
-    except UploadRefused as refused:
-        flash(str(refused), "error")
+        regrades.apply_change_set(write_session(), change_set_id, actor)
+    except regrades.RegradeError as exc:
+        write_session().rollback()
+        flash(str(exc), "error")
     else:
+        write_session().commit()
         flash("The regrade result now counts.", "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
@@ -56,19 +77,25 @@ def apply_regrade(submission_id: int, change_set_id: int) -> Response:
 @blueprint.post("/submissions/<int:submission_id>/override")
 @security.roles_required("instructor")
 def override(submission_id: int) -> Response | tuple[str, int]:
-    user = security.require_user()
-    submission = _submission(submission_id)
+    """Set one question's points by hand, with a reason that TAs see."""
+    shown = _submission(submission_id)
     form = OverrideForm()
     if not form.validate_on_submit():
-        return _detail(submission, override_form=form), 400
+        return _detail(shown, override_form=form), 400
+    question, points = form.question.data, int(form.points.data)
+    maximum = get_question(question).max_points
+    if points > maximum:
+        form.points.errors = [*form.points.errors, f"{question} is worth at most {maximum} points."]
+        return _detail(shown, override_form=form), 400
+    submission, actor = _rows(submission_id)
     try:
-        current_store().override(submission_id, form.question.data, int(form.points.data),
-                                 form.reason.data.strip(), user.id)
-    except ValueError as exc:
+        overrides.add_override(write_session(), submission, question, points, actor, form.reason.data.strip())
+    except overrides.OverrideError as exc:
+        write_session().rollback()
         form.points.errors = [*form.points.errors, str(exc)]
-        return _detail(submission, override_form=form), 400
-    flash(f"{form.question.data} of {submission.username}'s submission #{submission.number} set to "
-          f"{form.points.data} points.", "success")
+        return _detail(shown, override_form=form), 400
+    write_session().commit()
+    flash(f"{question} of {shown.username}'s submission #{shown.number} set to {points} points.", "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 

@@ -1,4 +1,8 @@
-"""What the pages show: plain frozen records the views and templates read, independent of the ORM."""
+"""What the pages show where the gradebook's rows lack the shape: derived states, numbers, joined names.
+
+Plain frozen records, built by the query modules (web/*/queries.py) from the request's session, so that
+templates never touch a session that teardown has closed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from gradebook.models import User
 from grader.report import Report
 
 Role = Literal["student", "ta", "instructor"]
@@ -17,18 +22,31 @@ PENDING_STATES: frozenset[str] = frozenset({"queued", "running"})
 
 @dataclass(frozen=True)
 class UserView:
+    """Who is signed in, or whom a staff page is about."""
+
     id: int
     username: str
     display_name: str
     role: Role
+    must_change_password: bool = False
 
     @property
     def is_staff(self) -> bool:
+        """TAs and instructors."""
         return self.role in STAFF_ROLES
+
+
+def user_view(user: User) -> UserView:
+    """The page's record of a gradebook account; an unknown role is treated as a student's."""
+    role: Role = next((r for r in ROLES if r == user.role), "student")
+    return UserView(id=user.id, username=user.username, display_name=user.name or user.username, role=role,
+                    must_change_password=user.must_change_password)
 
 
 @dataclass(frozen=True)
 class SubmissionView:
+    """A submission as its student sees it: derived state, number, queue position, counted points."""
+
     id: int
     user_id: int
     username: str
@@ -49,14 +67,19 @@ class SubmissionView:
     overrides: tuple[OverrideView, ...] = ()
     # Staff regrades: (change-set id, state, total points, applied)
     regrades: tuple[tuple[int, str, int | None, bool], ...] = ()
+    assignment_slug: str = ""
+    assignment_title: str = ""
 
     @property
     def pending(self) -> bool:
+        """Queued or running."""
         return self.status in PENDING_STATES
 
 
 @dataclass(frozen=True)
 class UploadAllowance:
+    """Whether an upload is allowed now, and the sentence that says when otherwise."""
+
     allowed: bool
     message: str = ""
     next_allowed_at: datetime | None = None
@@ -64,6 +87,8 @@ class UploadAllowance:
 
 @dataclass(frozen=True)
 class OverrideView:
+    """An override with the names and numbers printed beside it."""
+
     id: int
     user_id: int
     username: str
@@ -79,6 +104,8 @@ class OverrideView:
 
 @dataclass(frozen=True)
 class GradeView:
+    """A student's grade for one assignment under its policy."""
+
     points: float | None  # after the late penalty
     max_points: int
     policy: str  # "best" or "latest", as the assignment says
@@ -89,6 +116,8 @@ class GradeView:
 
 @dataclass(frozen=True)
 class StudentRow:
+    """One student's line on the dashboard."""
+
     user: UserView
     points: float | None
     max_points: int
@@ -102,6 +131,8 @@ class StudentRow:
 
 @dataclass(frozen=True)
 class QueueHealth:
+    """The queue as the dashboard shows it; waits in seconds."""
+
     depth: int
     running: int
     workers: int | None  # None when the broker cannot be asked
@@ -123,6 +154,8 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One staff action for the audit log."""
+
     created_at: datetime
     actor: str
     action: str

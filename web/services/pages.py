@@ -1,4 +1,4 @@
-"""What each page needs, assembled from the store: keeps the views to a few lines each."""
+"""The result page's shape: one row per question and attempt, formatted; the live-status payload."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from grader.report import Attempt, QuestionResult, format_metric
 from web.services import feedback
 from web.services.models import SubmissionView
-from web.services.store import current_store
 
 STATUS_LABELS: dict[str, str] = {
     "queued": "Waiting in the queue",
@@ -22,6 +21,7 @@ STATUS_LABELS: dict[str, str] = {
 
 
 def status_label(status: str) -> str:
+    """A submission state as the pages say it: 'queued' -> 'Waiting in the queue'."""
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
 
@@ -61,6 +61,7 @@ class QuestionRow:
 
 
 def question_row(q: QuestionResult) -> QuestionRow:
+    """One question of a report, formatted for the result page."""
     counted = q.counted
     return QuestionRow(
         question=q.question,
@@ -97,18 +98,8 @@ def _error_text(a: Attempt) -> str:
     return f"{a.error.type}: {a.error.message}\n{a.error.traceback}".rstrip()
 
 
-def student_home(user_id: int) -> dict[str, Any]:
-    store = current_store()
-    submissions = list(store.list_submissions(user_id))
-    return {
-        "submissions": submissions,
-        "grade": store.current_grade(user_id),
-        "allowance": store.upload_allowance(user_id),
-        "pending": next((s for s in submissions if s.pending), None),
-    }
-
-
 def result_page(submission: SubmissionView, data_dir: Path) -> dict[str, Any]:
+    """The template context of a result page: questions, charts per question, the per-digit table."""
     report = submission.report
     questions = [question_row(q) for q in report.questions] if report is not None else []
     charts_by_question: dict[str, list[feedback.ChartSpec]] = {}

@@ -1,19 +1,33 @@
+"""A student's assignments and uploads, the live status, and the result pages.
+
+An upload names its assignment in the URL (/assignments/<slug>/submissions); the portal never picks one.
+The path of an upload: `upload` → grader.source.check_source (is it a models.py?) →
+gradebook.submissions.create_submission (limits, file store, queued run) → commit → web.queue (publish).
+"""
+
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from gradebook import assignments, submissions
+from gradebook.models import Assignment, User, utcnow
+from grader.source import SourceProblem, check_source
 from nngrade.settings import Settings
 from web import security
+from web.db import read_session, write_session
 from web.instructor.forms import OverrideForm, RegradeForm
+from web.queue import run_queue
 from web.services import feedback, pages
-from web.services.models import SubmissionView
-from web.services.store import UploadRefused, current_store
-from web.services.uploads import UploadProblem, check_upload
+from web.services.models import GradeView, SubmissionView
+from web.submissions import queries
 from web.submissions.forms import UploadForm
 
 blueprint = Blueprint("submissions", __name__)
 _png_cache = feedback.PngCache()
+EXPECTED_NAME = "models.py"
 
 
 def _settings() -> Settings:
@@ -21,53 +35,122 @@ def _settings() -> Settings:
     return settings
 
 
+def _limits() -> submissions.UploadLimits:
+    s = _settings()
+    return submissions.UploadLimits(max_bytes=s.upload_max_bytes, min_interval_s=s.upload_min_interval_s,
+                                    per_day=s.uploads_per_day)
+
+
 def visible_submission(submission_id: int, *, lean: bool = False) -> SubmissionView:
     """The submission if the current user may see it; 404 otherwise, so ids of others reveal nothing."""
     user = security.require_user()
-    store = current_store()
-    submission = store.submission_status(submission_id) if lean else store.get_submission(submission_id)
-    if submission is None or (not user.is_staff and submission.user_id != user.id):
+    session = read_session()
+    found = (queries.submission_status(session, submission_id) if lean
+             else queries.submission(session, submission_id))
+    if found is None or (not user.is_staff and found.user_id != user.id):
         abort(404)
-    return submission
+    return found
 
 
-@blueprint.get("/")
+@dataclass(frozen=True)
+class AssignmentCard:
+    """One assignment on the student's overview."""
+
+    assignment: Assignment
+    open: bool
+    grade: GradeView
+    submissions: int
+
+
+@blueprint.get("/submissions/")
 @security.roles_required("student")
 def index() -> str:
+    """The student's assignments: grade, uploads, and the way to each assignment's page."""
     user = security.require_user()
-    return render_template("submissions/index.html", form=UploadForm(), **pages.student_home(user.id))
+    session = read_session()
+    now = utcnow()
+    cards = [AssignmentCard(a, assignments.is_open(a, now), queries.current_grade(session, user.id, a),
+                            len(queries.submissions_of(session, user.id, a.id)))
+             for a in assignments.list_assignments(session)]
+    return render_template("submissions/index.html", cards=cards)
 
 
-@blueprint.post("/")
+@blueprint.get("/assignments/<slug>/")
 @security.roles_required("student")
-def upload() -> BaseResponse | tuple[str, int]:
+def assignment(slug: str) -> str:
+    """One assignment's page: the upload form, the live status, the grade and the history."""
+    return _assignment_page(_assignment(slug), UploadForm())
+
+
+@blueprint.post("/assignments/<slug>/submissions")
+@security.roles_required("student")
+def upload(slug: str) -> BaseResponse | tuple[str, int]:
+    """Take an upload for the assignment in the URL: 422 with the line and the fix for a file that is not a
+    valid models.py, 429 with when to retry when the limits say no, else queue it and show its page."""
     user = security.require_user()
+    chosen = _assignment(slug)
     form = UploadForm()
-    store = current_store()
     if not form.validate_on_submit():
-        return _upload_error(user.id, form, None), 400
+        return _assignment_page(chosen, form), 400
     file = form.models_py.data
     data = file.read(_settings().upload_max_bytes + 1)
-    checked = check_upload(file.filename or "", data, _settings().upload_max_bytes)
-    if isinstance(checked, UploadProblem):
-        return _upload_error(user.id, form, checked), 422
+    problem = _name_problem(file.filename or "")
+    checked = problem or check_source(data, _settings().upload_max_bytes)
+    if isinstance(checked, SourceProblem):
+        return _assignment_page(chosen, form, checked), 422
+    session = write_session()
+    owner = session.get(User, user.id)
+    target = session.get(Assignment, chosen.id)
+    if owner is None or target is None:
+        abort(404)
     try:
-        submission = store.submit(user.id, checked.filename, checked.data)
-    except UploadRefused as refused:
-        return _upload_error(user.id, form, UploadProblem(str(refused))), 429
-    flash(f"Submission #{submission.number} received and queued for grading.", "success")
-    return redirect(url_for("submissions.detail", submission_id=submission.id))
+        submission, run = submissions.create_submission(session, _settings().storage_dir, owner, target, data,
+                                                        _limits(), filename=EXPECTED_NAME)
+    except submissions.UploadRejected as rejected:
+        session.rollback()
+        message = queries.allowance(rejected.decision).message
+        return _assignment_page(chosen, form, SourceProblem(message)), 429
+    submission_id, run_id, number = submission.id, run.id, queries.number_of(session, submission)
+    session.commit()
+    run_queue().publish(run_id, "submission")
+    flash(f"Submission #{number} for {chosen.title} received and queued for grading.", "success")
+    return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
-def _upload_error(user_id: int, form: UploadForm, problem: UploadProblem | None) -> str:
+def _assignment(slug: str) -> Assignment:
+    found = assignments.get_assignment(read_session(), slug)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _name_problem(filename: str) -> SourceProblem | None:
+    name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if name.endswith(".py"):
+        return None
+    return SourceProblem(f"Upload a Python file named {EXPECTED_NAME}; {name or 'this file'} is not a .py file.")
+
+
+def _assignment_page(chosen: Assignment, form: UploadForm, problem: SourceProblem | None = None) -> str:
+    user = security.require_user()
+    session = read_session()
     if problem is not None:
         form.models_py.errors = [*form.models_py.errors, problem.message]
-    return render_template("submissions/index.html", form=form, problem=problem, **pages.student_home(user_id))
+    owner = session.get(User, user.id)
+    if owner is None:
+        abort(404)
+    history = queries.submissions_of(session, user.id, chosen.id)
+    return render_template(
+        "submissions/assignment.html", assignment=chosen, form=form, problem=problem, submissions=history,
+        grade=queries.current_grade(session, user.id, chosen),
+        allowance=queries.upload_allowance(session, owner, chosen, _limits()),
+        pending=next((s for s in history if s.pending), None))
 
 
-@blueprint.get("/<int:submission_id>")
+@blueprint.get("/submissions/<int:submission_id>")
 @security.login_required
 def detail(submission_id: int) -> str:
+    """A submission's result page (its student and staff only; 404 for anyone else)."""
     submission = visible_submission(submission_id)
     context = pages.result_page(submission, _settings().data_dir)
     user = security.require_user()
@@ -76,20 +159,22 @@ def detail(submission_id: int) -> str:
     return render_template("submissions/detail.html", **context)
 
 
-@blueprint.get("/<int:submission_id>/status.json")
+@blueprint.get("/submissions/<int:submission_id>/status.json")
 @security.login_required
 def status(submission_id: int) -> Response:
+    """The live status as JSON, polled by live.js."""
     submission = visible_submission(submission_id, lean=True)
     response = jsonify(pages.status_payload(submission))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
-@blueprint.get("/<int:submission_id>/models.py")
+@blueprint.get("/submissions/<int:submission_id>/models.py")
 @security.login_required
 def source(submission_id: int) -> Response:
+    """The uploaded file as stored."""
     submission = visible_submission(submission_id, lean=True)
-    data = current_store().submission_source(submission.id)
+    data = queries.source_bytes(read_session(), _settings().storage_dir, submission.id)
     if data is None:
         abort(404)
     name = f"{submission.username}-{submission.number}-models.py"
@@ -99,9 +184,10 @@ def source(submission_id: int) -> Response:
     })
 
 
-@blueprint.get("/<int:submission_id>/charts/<name>.png")
+@blueprint.get("/submissions/<int:submission_id>/charts/<name>.png")
 @security.login_required
 def chart(submission_id: int, name: str) -> Response:
+    """A feedback picture of the submission as PNG."""
     submission = visible_submission(submission_id)
     if submission.report is None or name not in feedback.CHARTS:
         abort(404)
@@ -117,4 +203,3 @@ def chart(submission_id: int, name: str) -> Response:
 
 def _ascii(name: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
-

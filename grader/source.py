@@ -1,0 +1,182 @@
+"""What counts as a valid models.py: the one definition the portal, `nngrade grade` and the worker share.
+
+A file is accepted when the sandbox's Python would import it: UTF-8 with or without a byte-order mark, any
+line endings, or another encoding declared on line 1 or 2 (PEP 263); syntax valid for Python 3.9 (the
+sandbox's grammar); at most `max_bytes` long. Everything else gets a `SourceProblem`: one sentence for the
+student that names the line and the fix. Nothing here runs the code, and no input makes it raise.
+
+Standard library only, valid on Python 3.9: it may run inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import io
+import tokenize
+import warnings
+from dataclasses import dataclass
+
+MAX_SOURCE_BYTES = 256 * 1024
+SANDBOX_PYTHON = (3, 9)
+# Deeper expressions than this are refused on every Python alike, far above anything written by hand and
+# far below where 3.9's compiler or ours runs out of stack: the verdict must not depend on the host.
+MAX_NESTING = 300
+NAME = "models.py"
+
+_UTF8_FIX = ("Save models.py as UTF-8 in your editor (for example \"Save with encoding\" → UTF-8), or declare "
+             "its encoding on the first line, for example: # -*- coding: latin-1 -*-")
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """Why a file is refused: `message` is one sentence for the student; `line` is 1-based, None if unknown."""
+
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """An accepted file: its text (newlines normalised to \\n) and the encoding it was read with."""
+
+    text: str
+    encoding: str
+
+
+def check_source(data: bytes, max_bytes: int = MAX_SOURCE_BYTES) -> Source | SourceProblem:
+    """Decide whether `data` (a whole models.py, in bytes) is a submission the sandbox can import.
+
+    `max_bytes` caps the file size in bytes. Returns `Source` when accepted, `SourceProblem` otherwise;
+    never raises, whatever the bytes.
+    """
+    if not data.strip():
+        return SourceProblem("The file is empty. Choose your models.py and upload it again.")
+    if len(data) > max_bytes:
+        return SourceProblem(f"The file is {_size(len(data))}; the limit is {_size(max_bytes)}. "
+                             "Remove large data or printed output from models.py.")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return SourceProblem("The file is saved as UTF-16 (Windows \"Unicode\"). " + _UTF8_FIX + ".", 1)
+    if b"\x00" in data:
+        line = _line_of(data, data.index(b"\x00"))
+        return SourceProblem(f"Line {line} contains a NUL byte, so this is not a text file. "
+                             "Upload the models.py source file itself.", line)
+    decoded = _decode(data)
+    if isinstance(decoded, SourceProblem):
+        return decoded
+    text, encoding = decoded
+    # The importer reads files with universal newlines; so do we, so CRLF and CR files parse the same.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    problem = _syntax_problem(text)
+    if problem is not None:
+        return problem
+    return Source(text=text, encoding=encoding)
+
+
+def _decode(data: bytes) -> tuple[str, str] | SourceProblem:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        if exc.msg.startswith("invalid or missing encoding declaration"):
+            # Line 1 or 2 is not UTF-8 and no coding line says otherwise: the decoding below names the byte.
+            encoding = "utf-8"
+        else:
+            # A coding line naming an unknown codec, or one that contradicts a UTF-8 byte-order mark.
+            line = exc.lineno or _cookie_line(data)
+            return SourceProblem(f"Line {line}: {exc.msg}. Fix or remove the coding line; UTF-8 needs none.", line)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        start = getattr(exc, "start", 0)
+        line = _line_of(data, start)
+        byte = data[start:start + 1].hex() if isinstance(exc, UnicodeDecodeError) else ""
+        what = f"byte 0x{byte}" if byte else "a byte"
+        declared = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+        return SourceProblem(f"Line {line} is not valid {declared} text ({what}). {_UTF8_FIX}.", line)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, encoding
+
+
+def _syntax_problem(text: str) -> SourceProblem | None:
+    try:
+        with warnings.catch_warnings():
+            # A student's "\d" in a normal string is their business, not a reason to refuse.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, NAME, feature_version=SANDBOX_PYTHON)
+            deep = _too_deep(tree)
+            if deep is not None:
+                return deep
+            # The compiler finds what the parser does not: `return` outside a function, duplicate arguments.
+            compile(tree, NAME, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return _syntax_error(exc)
+    except (RecursionError, MemoryError):
+        line = _busiest_line(text)
+        return SourceProblem(f"Line {line} nests an expression too deeply for Python to compile. "
+                             "Split it into several statements or use a loop.", line)
+    except ValueError as exc:  # defensive: compile's other refusal of odd input
+        return SourceProblem(f"The file cannot be read as Python: {exc}.")
+    return None
+
+
+def _syntax_error(exc: SyntaxError) -> SourceProblem:
+    line = exc.lineno
+    where = f" on line {line}" if line else ""
+    shown = (exc.text or "").strip()
+    if len(shown) > 120:
+        shown = shown[:117] + "..."
+    text = f": {shown}" if shown else ""
+    fix = " Fix it and upload again; running `python models.py` on your machine shows the same error."
+    msg = exc.msg
+    if "too many nested parentheses" in msg:
+        fix = " Split the expression into several statements."
+    elif "only supported in Python" in msg:
+        fix = " The grader runs Python 3.9; rewrite this line without the newer syntax."
+    return SourceProblem(f"Syntax error{where}: {msg}{text}.{fix}", line)
+
+
+def _too_deep(tree: ast.AST) -> SourceProblem | None:
+    """The first expression or statement nested deeper than MAX_NESTING, walked without recursion."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (ast.expr, ast.stmt)):
+            depth += 1
+            if depth > MAX_NESTING:
+                line = getattr(node, "lineno", None)
+                where = f"Line {line}" if line else "The file"
+                return SourceProblem(f"{where} nests expressions more than {MAX_NESTING} levels deep. "
+                                     "Split it into several statements or use a loop.", line)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return None
+
+
+def _busiest_line(text: str) -> int:
+    """The line with the most operators and brackets: where a too-deep expression almost surely is."""
+    counts: dict[int, int] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.OP:
+                counts[token.start[0]] = counts.get(token.start[0], 0) + 1
+    except (tokenize.TokenError, SyntaxError, RecursionError, MemoryError):
+        pass
+    if counts:
+        return max(counts, key=lambda n: (counts[n], -n))
+    lines = text.split("\n")
+    return max(range(len(lines)), key=lambda i: (len(lines[i]), -i)) + 1
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """1-based line of a byte offset, counting any of \\n, \\r\\n and \\r as a line end."""
+    head = data[:offset].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return head.count(b"\n") + 1
+
+
+def _cookie_line(data: bytes) -> int:
+    first = data.splitlines()[:2]
+    return 2 if len(first) == 2 and b"coding" in first[1] and b"coding" not in first[0] else 1
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1024:.0f} KiB" if n_bytes >= 1024 else f"{n_bytes} bytes"

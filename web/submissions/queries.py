@@ -1,0 +1,255 @@
+"""What the submission pages read: a submission as the student sees it, its live status, a grade, an allowance.
+
+Functions take the request's session (web.db) and return the view records of web/services/models.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.orm import Session, aliased, defer, selectinload
+
+from gradebook import policies, storage
+from gradebook.models import Assignment, GradingRun, Override, QuestionRecord, Submission, User, utcnow
+from gradebook.submissions import UploadDecision, UploadLimits, check_upload
+from grader.questions import get_question
+from grader.report import Report
+from web.services.models import GradeView, OverrideView, SubmissionView, UploadAllowance
+
+RUN_STATE = {"queued": "queued", "delayed": "queued", "running": "running", "done": "graded",
+             "superseded": "superseded", "cancelled": "cancelled"}
+_WAITING = ("queued", "delayed")
+_DELAYED = "Grading delayed by a problem on our side; it will be retried automatically."
+_SUPERSEDED = "A newer upload replaced this one before grading started."
+
+
+def submission(session: Session, submission_id: int) -> SubmissionView | None:
+    """The submission with its counted report and overrides (the result page), or None."""
+    row = session.scalar(select(Submission).where(Submission.id == submission_id).options(*_loads()))
+    if row is None:
+        return None
+    return _view(session, row, with_report=True)
+
+
+def submissions_of(session: Session, user_id: int, assignment_id: int) -> list[SubmissionView]:
+    """The user's submissions to one assignment, newest first, without reports."""
+    rows = session.scalars(
+        select(Submission).where(Submission.user_id == user_id, Submission.assignment_id == assignment_id)
+        .options(*_loads()).order_by(Submission.id.desc())).all()
+    # Numbers count in upload order; all of them are here, so no query per row.
+    numbers = {s.id: len(rows) - i for i, s in enumerate(rows)}
+    return [_view(session, s, with_report=False, number=numbers[s.id]) for s in rows]
+
+
+def submission_status(session: Session, submission_id: int) -> SubmissionView | None:
+    """The cheap view the live pages poll: one statement, no report, no overrides."""
+    rows = session.execute(_status_statement(), {"submission_id": submission_id}).all()
+    if not rows:
+        return None
+    s = rows[0]
+    runs = [r for r in rows if r.status is not None]  # the outer join gives one empty row for no runs
+    state, run = pick_run(runs)
+    current = next((r for r in runs if r.current), None)
+    position = None
+    detail = ""
+    if run is not None and run.status in _WAITING:
+        position = 1 + (run.waiting_before or 0)
+        detail = _DELAYED if run.status == "delayed" else ""
+    elif run is not None and run.status == "running":
+        detail = "Training and checking your models"
+    elif state == "superseded":
+        detail = _SUPERSEDED
+    return SubmissionView(
+        id=s.id, user_id=s.user_id, username=s.username, number=s.number or 1, filename=s.filename,
+        sha256=s.sha256, size_bytes=s.size_bytes, status=state, created_at=s.uploaded_at,
+        started_at=run.started_at if run else None, finished_at=run.finished_at if run else None,
+        points=current.total_points if current is not None and current.status == "done" else None,
+        max_points=current.max_points if current is not None else None,
+        queue_position=position, status_detail=detail, late=s.late,
+        regrades=tuple((r.change_set_id or 0, RUN_STATE.get(r.status, r.status), r.total_points, r.current)
+                       for r in runs if r.purpose == "regrade"),
+    )
+
+
+def source_bytes(session: Session, storage_dir: Path, submission_id: int) -> bytes | None:
+    """The uploaded file as stored (digest verified), or None when missing or damaged."""
+    digest = session.scalar(select(Submission.sha256).where(Submission.id == submission_id))
+    if digest is None:
+        return None
+    try:
+        return storage.read_verified(storage_dir, digest)
+    except OSError:
+        return None
+
+
+def current_grade(session: Session, user_id: int, assignment: Assignment) -> GradeView:
+    """The user's grade for the assignment under its policy, with the late penalty and overrides."""
+    subs = list(session.scalars(
+        select(Submission).where(Submission.user_id == user_id, Submission.assignment_id == assignment.id)
+        .options(selectinload(Submission.runs).options(defer(GradingRun.report))
+                 .selectinload(GradingRun.questions).options(defer(QuestionRecord.result)),
+                 selectinload(Submission.overrides).selectinload(Override.author),
+                 selectinload(Submission.user))))
+    chosen = policies.final_submission(assignment, subs)
+    max_points = max_points_of(assignment)
+    if chosen is None:
+        return GradeView(points=None, max_points=max_points, policy=assignment.score_policy)
+    note = ""
+    if chosen.factor < 1.0:
+        note = f"Counted late: {assignment.late_penalty_pct:g}% off ({chosen.factor:.0%} of the points kept)."
+    live = [o for o in chosen.submission.overrides if not o.revoked]
+    return GradeView(points=round(chosen.total, 2), max_points=chosen.max_points or max_points,
+                     policy=assignment.score_policy, submission_id=chosen.submission.id,
+                     overrides=tuple(override_view(session, o, chosen.submission) for o in live), late_note=note)
+
+
+def upload_allowance(session: Session, user: User, assignment: Assignment, limits: UploadLimits) -> UploadAllowance:
+    """Whether the user may upload to the assignment now, and the sentence that says when otherwise."""
+    return allowance(check_upload(session, user, assignment, limits))
+
+
+def allowance(decision: UploadDecision) -> UploadAllowance:
+    """The page's form of a gradebook upload decision: the reason plus when the next upload is allowed."""
+    if decision.allowed:
+        return UploadAllowance(True)
+    message = decision.reason
+    if decision.next_allowed_at is not None:
+        seconds = max(0, int((decision.next_allowed_at - utcnow()).total_seconds() + 0.999))
+        wait = f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+        message += f" Your next upload is allowed at {decision.next_allowed_at.strftime('%H:%M:%S')} UTC (in {wait})."
+    return UploadAllowance(False, message, decision.next_allowed_at)
+
+
+def override_view(session: Session, o: Override, s: Submission) -> OverrideView:
+    """An override with what the pages print beside it: the student, the submission's number, the maximum."""
+    return OverrideView(id=o.id, user_id=s.user_id, username=s.user.username, submission_id=s.id,
+                        submission_number=number_of(session, s), question=o.question, points=o.points,
+                        max_points=get_question(o.question).max_points, reason=o.reason, actor=o.author.username,
+                        created_at=o.created_at)
+
+
+def max_points_of(assignment: Assignment) -> int:
+    """The assignment's total: the sum of its questions' maxima."""
+    return sum(get_question(q).max_points for q in assignment.questions)
+
+
+class _RunLike(Protocol):
+    @property
+    def purpose(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def current(self) -> bool: ...
+
+
+RunT = TypeVar("RunT", bound=_RunLike)
+
+
+def pick_run(runs: Sequence[RunT]) -> tuple[str, RunT | None]:
+    """The student's view of a submission (state, run): its newest own run, or the current one once graded."""
+    own = [r for r in runs if r.purpose == "submission"]
+    latest = own[-1] if own else None
+    current = next((r for r in runs if r.current), None)
+    if latest is None:
+        return ("graded", current) if current is not None else ("none", None)
+    if latest.status == "done" and current is not None:
+        return "graded", current
+    return RUN_STATE.get(latest.status, latest.status), latest
+
+
+def _loads() -> tuple[Any, ...]:
+    # Reports are large JSON; only the current run's is read, and only by the result page.
+    return (selectinload(Submission.runs).options(defer(GradingRun.report)), selectinload(Submission.user),
+            selectinload(Submission.assignment), selectinload(Submission.overrides).selectinload(Override.author))
+
+
+@cache
+def _status_statement() -> Any:
+    """The submission, its owner's name, its number and its runs (one row each), with the queue position
+    of any waiting run: one statement on the primary key and the two queue indexes. Built once, because
+    building it (the aliases) costs more than running it."""
+    earlier = aliased(Submission)
+    ahead = aliased(GradingRun)
+    number = (select(func.count()).select_from(earlier)
+              .where(earlier.user_id == Submission.user_id, earlier.assignment_id == Submission.assignment_id,
+                     earlier.id <= Submission.id).scalar_subquery())
+    waiting_before = (select(func.count()).select_from(ahead)
+                      .where(ahead.status.in_(_WAITING), ahead.purpose == "submission",
+                             ahead.enqueued_at < GradingRun.enqueued_at).scalar_subquery())
+    return (select(Submission.id, Submission.user_id, User.username, Submission.filename, Submission.sha256,
+                   Submission.size_bytes, Submission.uploaded_at, Submission.late, number.label("number"),
+                   GradingRun.purpose, GradingRun.status, GradingRun.current, GradingRun.started_at,
+                   GradingRun.finished_at, GradingRun.total_points, GradingRun.max_points,
+                   GradingRun.change_set_id,
+                   case((GradingRun.status.in_(_WAITING), waiting_before)).label("waiting_before"))
+            .join(User, User.id == Submission.user_id)
+            .outerjoin(GradingRun, GradingRun.submission_id == Submission.id)
+            .where(Submission.id == bindparam("submission_id"))
+            .order_by(GradingRun.id))
+
+
+def _view(session: Session, s: Submission, *, with_report: bool, number: int | None = None) -> SubmissionView:
+    state, run = pick_run(s.runs)
+    current = policies.current_run(s)
+    position = None
+    detail = ""
+    if run is not None and run.status in _WAITING:
+        position = 1 + (session.scalar(
+            select(func.count()).select_from(GradingRun).where(
+                GradingRun.status.in_(_WAITING), GradingRun.purpose == "submission",
+                GradingRun.enqueued_at < run.enqueued_at)) or 0)
+        detail = _DELAYED if run.status == "delayed" else ""
+    elif run is not None and run.status == "running":
+        done = list(run.questions) if with_report else []
+        detail = "Training and checking your models" + (f" ({', '.join(q.question for q in done)} done)"
+                                                        if done else "")
+    elif state == "superseded":
+        detail = _SUPERSEDED
+    report = None
+    if with_report and current is not None:
+        stored = session.scalar(select(GradingRun.report).where(GradingRun.id == current.id))
+        if stored:
+            try:
+                report = Report.from_dict(stored)
+            except (ValueError, TypeError, KeyError):
+                detail = "The stored report could not be read; ask a TA."
+    points = current.total_points if current is not None and current.status == "done" else None
+    live = [o for o in s.overrides if not o.revoked]
+    if points is not None and live and current is not None:
+        raw = _question_points(current)
+        for question in {o.question for o in live}:
+            chosen = policies.latest_override(live, question)
+            if chosen is not None:
+                raw[question] = chosen.points
+        points = sum(raw.values())
+    return SubmissionView(
+        id=s.id, user_id=s.user_id, username=s.user.username, number=number or number_of(session, s),
+        filename=s.filename, sha256=s.sha256, size_bytes=s.size_bytes, status=state, created_at=s.uploaded_at,
+        started_at=run.started_at if run else None, finished_at=run.finished_at if run else None,
+        points=points, max_points=current.max_points if current is not None else None,
+        queue_position=position, status_detail=detail, report=report, late=s.late,
+        overrides=tuple(override_view(session, o, s) for o in live),
+        regrades=tuple((r.change_set_id or 0, RUN_STATE.get(r.status, r.status), r.total_points, r.current)
+                       for r in s.runs if r.purpose == "regrade"),
+        assignment_slug=s.assignment.slug, assignment_title=s.assignment.title,
+    )
+
+
+def _question_points(run: GradingRun) -> dict[str, int]:
+    if run.report:
+        return {q["question"]: int(q["points"]) for q in run.report.get("questions", [])}
+    return {q.question: q.points for q in run.questions}
+
+
+def number_of(session: Session, s: Submission) -> int:
+    """The submission's number as its student sees it: 1 for their first upload to the assignment."""
+    return session.scalar(select(func.count()).select_from(Submission).where(
+        Submission.user_id == s.user_id, Submission.assignment_id == s.assignment_id,
+        Submission.id <= s.id)) or 1
+
