@@ -9,6 +9,8 @@ from kombu.entity import Queue
 
 from nngrade.settings import Settings
 from worker.options import BULK_QUEUE, QUEUES, STUDENT_QUEUE, TASK_NAME, WorkerOptions
+from worker.sweep import Sweeper
+from worker.tasks import register_tasks
 
 
 def make_celery(settings: Settings, options: WorkerOptions | None = None) -> Celery:
@@ -53,9 +55,6 @@ def make_celery(settings: Settings, options: WorkerOptions | None = None) -> Cel
     )
     app.nngrade_settings = settings
     app.nngrade_options = options
-
-    from worker.tasks import register_tasks
-
     register_tasks(app)
     app.steps["worker"].add(SweepStep)
     return app
@@ -71,8 +70,6 @@ class SweepStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery is unt
         self.sweeper: Any = None
 
     def start(self, worker: Any) -> None:
-        from worker.sweep import Sweeper
-
         app = worker.app
         self.sweeper = Sweeper(app, app.nngrade_settings, app.nngrade_options)
         self.sweeper.reap_orphans()

@@ -16,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from gradebook.db import make_engine, make_sessionmaker, transaction
 from gradebook.runs import Resend, runs_to_resend
 from nngrade.settings import Settings
-from worker.api import publish_run, run_ids_in_broker
+from worker.broker import publish_run, run_ids_in_broker
+from worker.context import build_runner
 from worker.options import WorkerOptions
 
 logger = logging.getLogger(__name__)
@@ -58,8 +59,6 @@ class Sweeper:
         if self.options.runner_factory:
             return
         try:
-            from worker.context import build_runner
-
             runner = build_runner(self.settings, self.options)
             reap = getattr(runner, "reap_orphans", None)
             if callable(reap):
