@@ -5,7 +5,7 @@ set -eu
 
 migrate() {
     python -c 'from nngrade.settings import load_settings; from gradebook.db import migrate; \
-migrate(load_settings().database_url); print("database migrated")'
+s = load_settings(); migrate(s.database_url, storage_dir=s.storage_dir); print("database migrated")'
 }
 
 case "${1:-web}" in

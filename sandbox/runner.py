@@ -119,6 +119,15 @@ class DockerRunner:
             )
         return digest
 
+    def readiness_problem(self) -> str | None:
+        """Why this runner cannot grade right now (engine unreachable, image not built), or None."""
+        try:
+            self.engine()
+            self.image_digest()
+        except EngineError as exc:
+            return str(exc)
+        return None
+
     def reap_orphans(self, owner: str) -> int:
         """Remove every sandbox container of `owner`; returns how many."""
         return reap_orphans(self.engine(), owner)

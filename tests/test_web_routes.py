@@ -103,10 +103,10 @@ def course(tmp_path: Path, database_url: str) -> Iterator[Course]:
         alice = session.get(users.User, ids["alice"])
         bob = session.get(users.User, ids["bob"])
         assert alice is not None and bob is not None
-        a_sub, a_run = submissions.create_submission(session, settings.storage_dir, alice, assignment,
+        a_sub, a_run = submissions.create_submission(session, alice, assignment,
                                                      b"# alice\nx = 1\n", limits,
                                                      now=datetime.now(UTC) - timedelta(hours=2))
-        b_sub, _ = submissions.create_submission(session, settings.storage_dir, bob, assignment,
+        b_sub, _ = submissions.create_submission(session, bob, assignment,
                                                  b"# bob\ny = 2\n", limits,
                                                  now=datetime.now(UTC) - timedelta(hours=2))
         a_id, b_id, a_run_id, sha = a_sub.id, b_sub.id, a_run.id, a_sub.sha256

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from test_worker_support import (
+    DATA_DIR,
     REPO,
     RedisServer,
     WorkerProcess,
@@ -77,8 +78,7 @@ class Service:
     def upload(self, user: User, assignment: Assignment, source: Path, salt: str = "") -> int:
         data = source.read_bytes() + (f"\n# {salt}\n".encode() if salt else b"")
         with transaction(self.sessions) as s:
-            sub, run = submissions.create_submission(
-                s, self.settings.storage_dir, s.merge(user), s.merge(assignment), data, NO_LIMITS)
+            sub, run = submissions.create_submission(s, s.merge(user), s.merge(assignment), data, NO_LIMITS)
             submission_id, run_id = sub.id, run.id
         assert self.queue.enqueue_submission(submission_id) == run_id
         return run_id
@@ -109,12 +109,12 @@ def _service(tmp: Path, database_url: str, redis_url: str) -> Iterator[Service]:
         "NNGRADE_DATABASE_URL": database_url,
         "NNGRADE_REDIS_URL": redis_url,
         "NNGRADE_STORAGE_DIR": str(tmp / "submissions"),
-        "NNGRADE_DATA_DIR": str(REPO / "var" / "data"),
+        "NNGRADE_DATA_DIR": str(DATA_DIR),
         "NNGRADE_RUNNER": "local",
         "NNGRADE_TEST_RUNLOG": str(tmp / "runlog.txt"),
     }
     settings = Settings(var_dir=tmp / "var", database_url=database_url, redis_url=redis_url,
-                        data_dir=REPO / "var" / "data", storage_dir=tmp / "submissions", runner="local",
+                        data_dir=DATA_DIR, storage_dir=tmp / "submissions", runner="local",
                         secret_key="test", worker_concurrency=1)
     options = WorkerOptions(**{k: float(v) for k, v in FAST.items()})
     queue = GradingQueue(settings, options)

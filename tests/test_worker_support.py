@@ -27,6 +27,8 @@ from grader.runs import RunOutcome, RunRequest
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The MNIST cache workers grade with (as tests/conftest.py finds it).
+DATA_DIR = Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var" / "data"))
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://nngrade:nngrade@127.0.0.1:5432/nngrade"
 
 

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from gradebook.db import make_engine, make_sessionmaker, transaction
 from gradebook.models import GradingRun
 from gradebook.regrade import RegradeScope, create_change_set
-from gradebook.status import QueueCounts, queue_counts
+from gradebook.runs import retry_failed_run
+from gradebook.status import FailedRun, QueueCounts, failed_runs, queue_counts
+from gradebook.workers import WorkerState, live_workers
 from nngrade.settings import Settings
 from worker.app import make_celery
 from worker.broker import broker_depths, publish_run
@@ -30,21 +32,36 @@ __all__ = ["GradingQueue", "QueueStatus", "publish_run"]
 class QueueStatus:
     counts: QueueCounts  # from the database
     broker_depth: dict[str, int] | None  # messages waiting in Redis per queue; None when unreachable
-    workers: list[str]  # names of workers that answered a ping
+    live: list[WorkerState]  # workers whose heartbeat is fresh, from the database
+    failed: list[FailedRun]  # runs waiting for staff (`nngrade retry RUN`)
 
-    def lines(self) -> list[str]:
+    @property
+    def workers(self) -> list[str]:
+        """Identities of the live workers."""
+        return [w.id for w in self.live]
+
+    def lines(self, traceback_lines: int = 12) -> list[str]:
         c = self.counts
         depth = "unreachable" if self.broker_depth is None else ", ".join(
             f"{q} {n}" for q, n in self.broker_depth.items())
         oldest = "-" if c.oldest_wait_s is None else f"{c.oldest_wait_s:.0f} s"
-        return [
+        out = [
             f"queued:        {c.queued_student} student, {c.queued_bulk} regrade",
             f"running:       {c.running}",
             f"delayed:       {c.delayed} (infrastructure faults, retrying)",
+            f"failed:        {c.failed} (need staff: nngrade retry RUN)",
             f"oldest wait:   {oldest}",
             f"broker depth:  {depth}",
-            f"workers alive: {len(self.workers)}" + (f" ({', '.join(self.workers)})" if self.workers else ""),
+            f"workers alive: {len(self.live)}",
         ]
+        for w in self.live:
+            health = f"cannot grade: {w.problem}" if w.problem else "healthy"
+            out.append(f"  {w.id}  ({w.concurrency} processes, beat {w.heartbeat_age_s:.0f} s ago, {health})")
+        for f in self.failed:
+            out.append(f"failed run {f.run_id} (submission {f.submission_id}, {f.username}, {f.purpose}, "
+                       f"{f.failures} failures): {f.summary}")
+            out.extend(f"    {line}" for line in f.failure.rstrip().splitlines()[-traceback_lines:])
+        return out
 
 
 class GradingQueue:
@@ -102,13 +119,20 @@ class GradingQueue:
         self.enqueue_regrade(change_set_id)
         return change_set_id
 
-    def status(self, ping_timeout_s: float = 1.0) -> QueueStatus:
+    def status(self) -> QueueStatus:
+        """The queue from the database (counts, live workers by heartbeat, failed runs) and Redis's depth."""
+        lease_s = self.app.nngrade_options.lease_s
         with transaction(self.sessions) as session:
             counts = queue_counts(session)
-        workers: list[str] = []
-        try:
-            replies = self.app.control.ping(timeout=ping_timeout_s) or []
-            workers = sorted(name for reply in replies for name in reply)
-        except Exception as exc:
-            logger.warning("cannot ping workers: %s", exc)
-        return QueueStatus(counts, broker_depths(self.app), workers)
+            live = live_workers(session, lease_s)
+            failed = failed_runs(session)
+        return QueueStatus(counts, broker_depths(self.app), live, failed)
+
+    def retry(self, run_id: int) -> bool:
+        """Put a failed (or delayed) run back in the queue now and publish it; False if it is neither."""
+        with transaction(self.sessions) as session:
+            purpose = retry_failed_run(session, run_id)
+        if purpose is None:
+            return False
+        publish_run(self.app, run_id, purpose)
+        return True
