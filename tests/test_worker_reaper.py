@@ -89,22 +89,10 @@ class CountingRunner:
         raise AssertionError("must not run with a broken cache")
 
 
-def small_cache(root: Path, data_dir: Path) -> Path:
-    """A copy of the real cache's manifest and labels, and links to its images (nothing is written there)."""
-    (root / "public").mkdir(parents=True)
-    (root / "private").mkdir()
-    shutil.copy(data_dir / mnist.MANIFEST, root / mnist.MANIFEST)
-    for rel in mnist.CACHE_FILES:
-        if "labels" in rel:
-            shutil.copy(data_dir / rel, root / rel)
-        else:
-            (root / rel).symlink_to(data_dir / rel)
-    return root
-
-
 @pytest.mark.mnist
 def test_the_data_guard_verifies_hashes_when_files_change(tmp_path: Path, data_dir: Path) -> None:
-    cache = small_cache(tmp_path / "data", data_dir)
+    cache = tmp_path / "data"
+    shutil.copytree(data_dir, cache, ignore=shutil.ignore_patterns(".lock", ".build-*"))
     guard = DataGuard(cache)
     assert guard.problem() is None
     labels = cache / mnist.DEV_LABELS
@@ -117,6 +105,13 @@ def test_the_data_guard_verifies_hashes_when_files_change(tmp_path: Path, data_d
     run = runner.run(RunRequest(STAFF, "q2", 0, Limits()))
     assert run.status == "infrastructure_error" and "MNIST cache is not usable" in run.detail
     assert inner.calls == 0 and runner.name == "counting"
+
+
+def test_the_data_guard_refuses_links_a_sandbox_cannot_follow(tmp_path: Path, data_dir: Path) -> None:
+    cache = tmp_path / "data"
+    shutil.copytree(data_dir, cache, ignore=shutil.ignore_patterns(".lock", ".build-*", "train_images.npy"))
+    (cache / mnist.TRAIN_IMAGES).symlink_to(data_dir / mnist.TRAIN_IMAGES)
+    assert "symbolic link" in (DataGuard(cache).problem() or "")
 
 
 # -- against the real engine and database -----------------------------------------------------------

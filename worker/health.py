@@ -35,7 +35,8 @@ class DataGuard:
         with self._lock:
             signature = self._stat_signature()
             if force or signature != self._signature:
-                self._problem = mnist.cache_status(self.data_dir, verify_hashes=True)
+                self._problem = _linked_public_file(self.data_dir) or mnist.cache_status(
+                    self.data_dir, verify_hashes=True)
                 self._signature = signature
             return self._problem
 
@@ -49,6 +50,14 @@ class DataGuard:
                 continue
             entries.append((rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev))
         return tuple(entries)
+
+
+def _linked_public_file(data_dir: Path) -> str | None:
+    """A sandbox mounts public/ alone: a symbolic link in it points at nothing there."""
+    for rel in mnist.PUBLIC_FILES:
+        if (data_dir / rel).is_symlink():
+            return f"{data_dir / rel} is a symbolic link, which a sandbox cannot follow; copy the file instead"
+    return None
 
 
 class GuardedRunner:
