@@ -40,7 +40,9 @@ class QueueStatus:
         """Identities of the live workers."""
         return [w.id for w in self.live]
 
-    def lines(self, traceback_lines: int = 12) -> list[str]:
+    def lines(self, traceback_lines: int = 40, tracebacks: int = 5) -> list[str]:
+        """What `nngrade status` prints: counts, workers and their health, failed runs with the newest
+        `tracebacks` tracebacks (their last `traceback_lines` lines)."""
         c = self.counts
         depth = "unreachable" if self.broker_depth is None else ", ".join(
             f"{q} {n}" for q, n in self.broker_depth.items())
@@ -57,10 +59,14 @@ class QueueStatus:
         for w in self.live:
             health = f"cannot grade: {w.problem}" if w.problem else "healthy"
             out.append(f"  {w.id}  ({w.concurrency} processes, beat {w.heartbeat_age_s:.0f} s ago, {health})")
-        for f in self.failed:
+        for number, f in enumerate(self.failed):
             out.append(f"failed run {f.run_id} (submission {f.submission_id}, {f.username}, {f.purpose}, "
                        f"{f.failures} failures): {f.summary}")
-            out.extend(f"    {line}" for line in f.failure.rstrip().splitlines()[-traceback_lines:])
+            if number < tracebacks:
+                lines = f.failure.rstrip().splitlines()
+                if len(lines) > traceback_lines:
+                    lines = ["...", *lines[-traceback_lines:]]
+                out.extend(f"    {line}" for line in lines)
         return out
 
 
