@@ -25,6 +25,7 @@ from grader.protocol import HarnessStream, RunFacts, classify_run
 from grader.questions import get_question
 from grader.runs import RunRequest
 from grader.scoring import score_attempt
+from sandbox.owner import owner_id
 
 REPO = Path(__file__).resolve().parent.parent
 STAFF = REPO / "reference_solutions" / "staff" / "models.py"
@@ -208,7 +209,7 @@ def test_no_cgroup_means_no_cgroup_clock(tmp_path: Path) -> None:
 
 # -- through the Docker sandbox ----------------------------------------------------------------------
 
-DOCKER_OWNER = "pytest-attribution"
+DOCKER_OWNER = owner_id("pytest-attribution")  # unique: other test runs share the engine
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,7 @@ from grader.limits import Limits
 from grader.runs import RunRequest
 from nngrade.settings import Settings
 from sandbox.engine import OWNER_LABEL, SANDBOX_LABEL, Engine
+from sandbox.owner import owner_id
 from worker.api import GradingQueue
 from worker.options import WorkerOptions
 
@@ -282,7 +283,8 @@ def cpu_hog(processes: int) -> Iterator[None]:
 def test_a_cpu_hog_on_the_host_changes_neither_outcome_nor_metric(docker_engine: Engine, data_dir: Path) -> None:
     from sandbox import DockerRunner, DockerSettings
 
-    runner = DockerRunner(DockerSettings(data_dir=data_dir, owner="pytest-drill-hog"), engine=docker_engine)
+    owner = owner_id("pytest-drill-hog")
+    runner = DockerRunner(DockerSettings(data_dir=data_dir, owner=owner), engine=docker_engine)
     idle = runner.run(RunRequest(STAFF, "q1", 0, Limits(cpu_s=60.0, wall_s=120.0)))
     assert idle.status == "ok", idle.detail
     # A budget just above what the model needs (its CPU time varies little from run to run).
@@ -300,5 +302,5 @@ def test_a_cpu_hog_on_the_host_changes_neither_outcome_nor_metric(docker_engine:
     calm_eval, busy_eval = calm.observation["final"]["evaluation"], busy.observation["final"]["evaluation"]
     assert calm_eval == busy_eval and calm.observation["epochs"] == busy.observation["epochs"]
     assert busy.cpu_s <= budget.cpu_s
-    assert runner.reap_orphans("pytest-drill-hog") == 0
+    assert runner.reap_orphans(owner) == 0
 
