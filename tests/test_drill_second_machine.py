@@ -96,7 +96,7 @@ def test_a_worker_on_another_machine_grades_a_portal_upload(machines: tuple[Stac
     main, remote = machines
     credentials = main.seed_course()
     portal = Portal(main.url)
-    portal.log_in("s1001", credentials["s1001"])
+    portal.log_in("s1001", credentials["s1001"], new_password="drill-" + credentials["s1001"])
     submission_id, status, body = portal.upload((REPO / "reference_solutions" / "staff" / "models.py").read_bytes())
     assert submission_id is not None, f"upload refused: HTTP {status}: {body[:300]}"
     deadline = time.monotonic() + GRADE_TIMEOUT_S
