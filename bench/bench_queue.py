@@ -95,7 +95,7 @@ def main() -> int:
         run_ids = []
         for i in range(args.count):
             with transaction(sessions) as s:
-                sub, run = submissions.create_submission(s, settings.storage_dir, s.merge(people[i]), s.merge(hw),
+                sub, run = submissions.create_submission(s, s.merge(people[i]), s.merge(hw),
                                                          source + f"\n# {i}\n".encode(), NO_LIMITS)
                 sub_id = sub.id
             run_ids.append(queue.enqueue_submission(sub_id))
@@ -118,7 +118,7 @@ def main() -> int:
         time.sleep(statistics.median(grade_times) / 3)
         uploaded = time.time()
         with transaction(sessions) as s:
-            sub, run = submissions.create_submission(s, settings.storage_dir, s.merge(people[-1]), s.merge(hw),
+            sub, run = submissions.create_submission(s, s.merge(people[-1]), s.merge(hw),
                                                      source, NO_LIMITS)
             sub_id, student_run = sub.id, run.id
         queue.enqueue_submission(sub_id)

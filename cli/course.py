@@ -1,4 +1,4 @@
-"""Course administration: `nngrade roster|regrade|export|status|worker`, thin over gradebook and worker."""
+"""Course administration: `nngrade roster|regrade|export|status|retry|worker`, thin over gradebook and worker."""
 
 from __future__ import annotations
 
@@ -40,8 +40,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: stdout)")
     export.set_defaults(handler=_export)
 
-    status = subparsers.add_parser("status", help="queue depth, running, workers alive, oldest wait")
+    status = subparsers.add_parser(
+        "status", help="queue depth, running, delayed and failed runs, workers alive and their health")
     status.set_defaults(handler=_status)
+
+    retry = subparsers.add_parser("retry", help="grade a failed (or delayed) run again now")
+    retry.add_argument("run", type=int, nargs="+", help="run id(s), as `nngrade status` lists them")
+    retry.set_defaults(handler=_retry)
 
     worker = subparsers.add_parser("worker", help="run a grading worker (Celery) with its database sweep")
     from worker.__main__ import add_worker_arguments
@@ -55,7 +60,7 @@ def _roster_import(args: argparse.Namespace) -> int:
     from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 
     settings = load_settings()
-    migrate(settings.database_url)
+    migrate(settings.database_url, storage_dir=settings.storage_dir)
     credentials = args.credentials or settings.var_dir / (
         "credentials-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + ".csv")
     engine = make_engine(settings.database_url)
@@ -98,7 +103,7 @@ def run_regrade(
     from gradebook.db import migrate, transaction
     from worker.api import GradingQueue
 
-    migrate(settings.database_url)
+    migrate(settings.database_url, storage_dir=settings.storage_dir)
     grading = queue or GradingQueue(settings)
     try:
         change_set_id = grading.start_regrade(scope, reason=reason)
@@ -220,9 +225,27 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retry(args: argparse.Namespace) -> int:
+    from worker.api import GradingQueue
+
+    queue = GradingQueue(load_settings())
+    refused = 0
+    try:
+        for run_id in args.run:
+            if queue.retry(run_id):
+                print(f"run {run_id}: queued again")
+            else:
+                print(f"run {run_id}: not failed or delayed, left as it is", file=sys.stderr)
+                refused += 1
+    finally:
+        queue.close()
+    return 1 if refused else 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     from gradebook.db import migrate
     from worker.__main__ import start_from_args
 
-    migrate(load_settings().database_url)
+    settings = load_settings()
+    migrate(settings.database_url, storage_dir=settings.storage_dir)
     return start_from_args(args)

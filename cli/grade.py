@@ -25,33 +25,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     grade.add_argument("--question", choices=[q.id for q in all_questions()], help="grade only this question")
     grade.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     grade.add_argument("--gradescope-results", type=Path, metavar="FILE", help="also write Gradescope results.json")
-    grade.add_argument("--runner", choices=RUNNER_KINDS, help="where student code runs (default: docker if available)")
+    grade.add_argument("--runner", choices=RUNNER_KINDS,
+                       help="where student code runs (default: the Docker sandbox; local isolates nothing)")
     grade.add_argument("--data-dir", type=Path, help="the MNIST cache (default: NNGRADE_DATA_DIR or var/data)")
     grade.set_defaults(handler=_grade)
 
 
 def make_runner(kind: str, data_dir: Path) -> Runner:
-    """The sandbox package decides what "auto" means; without it only the local runner exists."""
-    try:
-        from sandbox import make_runner as make_sandbox_runner
-    except ImportError:
-        if kind == "docker":
-            raise
+    """The sandbox package decides what "auto" means; without it only an explicit `local` can grade."""
+    if kind == "local":
         from grader.local_runner import LocalRunner
 
         return LocalRunner(data_dir)
+    from sandbox import make_runner as make_sandbox_runner
+
     runner: Runner = make_sandbox_runner(kind, data_dir)
     return runner
-
-
-def _docker_problem(data_dir: Path) -> str:
-    try:
-        from sandbox import DockerRunner, DockerSettings
-        from sandbox.select import docker_problem
-    except ImportError as exc:
-        return str(exc)
-    with DockerRunner(DockerSettings(data_dir=data_dir)) as runner:
-        return docker_problem(runner) or "unknown reason"
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -71,10 +60,11 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"nngrade grade: MNIST data is not ready ({problem}); run `nngrade data fetch`", file=sys.stderr)
         return 2
     kind = args.runner or settings.runner
-    runner = make_runner(kind, data_dir)
-    if kind == "auto" and runner.name == "local":
-        print(f"nngrade: the Docker sandbox is not available ({_docker_problem(data_dir)}); "
-              "falling back to the local runner, which does not isolate student code", file=sys.stderr)
+    try:
+        runner = make_runner(kind, data_dir)
+    except (ImportError, RuntimeError) as exc:  # sandbox.SandboxUnavailable is a RuntimeError
+        print(f"nngrade grade: {exc}", file=sys.stderr)
+        return 2
     digest = getattr(runner, "image_digest", None)
     where = f" (image {digest[:19]})" if isinstance(digest, str) else ""
     print(f"nngrade: grading {args.path} with the {runner.name} runner{where}", file=sys.stderr)

@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gradebook.db import migrate
 
     settings = load_settings()
-    migrate(settings.database_url)
+    migrate(settings.database_url, storage_dir=settings.storage_dir)
     if args.demo:
         seed_demo(settings, DEMO_ROSTER)
     host = args.host or settings.web_host
@@ -73,7 +73,7 @@ def _seed(args: argparse.Namespace) -> int:
     from gradebook.db import migrate
 
     settings = load_settings()
-    migrate(settings.database_url)
+    migrate(settings.database_url, storage_dir=settings.storage_dir)
     path = seed_demo(settings, args.roster)
     print(f"demo course ready; credentials in {path}")
     return 0

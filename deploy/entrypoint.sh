@@ -1,16 +1,15 @@
 #!/bin/sh
 # The app image's entry: `init` (one-shot: migrate, check the MNIST cache, build the sandbox image on the
-# host's engine), `web` (gunicorn), `worker` (Celery), `health-web`, `health-worker`; anything else runs as is.
+# host's engine), `init-worker` (the same without migrating, for worker-only machines), `web` (gunicorn),
+# `worker` (Celery), `health-web`, `health-worker`; anything else runs as is.
 set -eu
 
 migrate() {
     python -c 'from nngrade.settings import load_settings; from gradebook.db import migrate; \
-migrate(load_settings().database_url); print("database migrated")'
+s = load_settings(); migrate(s.database_url, storage_dir=s.storage_dir); print("database migrated")'
 }
 
-case "${1:-web}" in
-init)
-    migrate
+check_data_and_image() {
     if ! python -m grader.mnist status --data-dir "$NNGRADE_DATA_DIR"; then
         echo "no MNIST cache in $NNGRADE_DATA_DIR: run deploy/build.sh on the host (it fills NNGRADE_HOST_DIR/data)" >&2
         exit 1
@@ -19,6 +18,15 @@ init)
     # workers ask for (deploy/build.sh builds it on the host; building it here needs debootstrap and PyPI).
     python -m sandbox.image build --cache-dir /var/lib/nngrade/cache --record "$NNGRADE_VAR_DIR/sandbox-image.json" \
         | tail -n 1
+}
+
+case "${1:-web}" in
+init)
+    migrate
+    check_data_and_image
+    ;;
+init-worker)
+    check_data_and_image
     ;;
 web)
     shift || true

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,10 @@ class Stack:
     host_dir: Path
     port: int = field(default_factory=free_port)
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Compose refuses to start without them; fresh ones per stack.
+    postgres_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    redis_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    compose_files: tuple[Path, ...] = (COMPOSE_FILE,)
 
     @property
     def url(self) -> str:
@@ -57,6 +62,8 @@ class Stack:
             "NNGRADE_HOST_DIR": str(self.host_dir),
             "NNGRADE_BIND": "127.0.0.1",
             "NNGRADE_PORT": str(self.port),
+            "POSTGRES_PASSWORD": self.postgres_password,
+            "REDIS_PASSWORD": self.redis_password,
         })
         env.update(self.extra_env)
         return env
@@ -73,13 +80,14 @@ class Stack:
         binary = compose_binary()
         if binary is None:
             raise StackError("docker-compose is not installed (bash scripts/setup.d/70-compose.sh)")
-        return self.run([binary, "-f", str(COMPOSE_FILE), *args], timeout_s=timeout_s, stdin=stdin)
+        files = [arg for path in self.compose_files for arg in ("-f", str(path))]
+        return self.run([binary, *files, *args], timeout_s=timeout_s, stdin=stdin)
 
     def build(self) -> str:
         return self.run(["bash", str(REPO / "deploy" / "build.sh")], timeout_s=1800)
 
-    def up(self) -> None:
-        self.compose("up", "-d", timeout_s=900)
+    def up(self, *args: str) -> None:
+        self.compose("up", "-d", *args, timeout_s=900)
 
     def down(self) -> None:
         self.compose("down", "-v", "--remove-orphans", "--timeout", "20", timeout_s=300)

@@ -59,8 +59,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision` (creates the schema on an empty database)."""
+def migrate(url: str, revision: str = "head", storage_dir: Path | None = None) -> None:
+    """Bring the database at `url` to `revision` (creates the schema on an empty database).
+
+    `storage_dir` is the folder store that held uploads before they lived in the database; the migration
+    that moves them reads it (and only it). A database with uploads still to move needs it, else the
+    migration stops with a message naming the setting.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -71,6 +76,7 @@ def migrate(url: str, revision: str = "head") -> None:
     try:
         with engine.connect() as connection:
             config.attributes["connection"] = connection
+            config.attributes["storage_dir"] = storage_dir
             command.upgrade(config, revision)
             connection.commit()
     finally:

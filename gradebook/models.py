@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -29,9 +30,12 @@ ScorePolicy = Literal["best", "latest"]
 SCORE_POLICIES: tuple[ScorePolicy, ...] = ("best", "latest")
 
 # A grading run's life: queued -> running -> done; "delayed" when an infrastructure fault put it back to
-# wait for a retry; "superseded" when a newer upload replaced it before it started; "cancelled" by staff.
-RunStatus = Literal["queued", "running", "delayed", "done", "superseded", "cancelled"]
-RUN_STATUSES: tuple[RunStatus, ...] = ("queued", "running", "delayed", "done", "superseded", "cancelled")
+# wait for a retry; "superseded" when a newer upload replaced it before it started; "cancelled" by staff;
+# "failed" when grading it failed unexpectedly too often (a bug of ours): it waits for staff to retry it.
+RunStatus = Literal["queued", "running", "delayed", "done", "superseded", "cancelled", "failed"]
+RUN_STATUSES: tuple[RunStatus, ...] = (
+    "queued", "running", "delayed", "done", "superseded", "cancelled", "failed",
+)
 PENDING_STATUSES: tuple[RunStatus, ...] = ("queued", "running", "delayed")
 
 # Why a run exists: a student's upload (served first) or a staff regrade (bulk queue).
@@ -120,7 +124,7 @@ class Submission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the file lives at storage_dir/ab/abcd...
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the file's bytes: SubmissionFile
     filename: Mapped[str] = mapped_column(String(255), default="models.py")
     size_bytes: Mapped[int]
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -130,6 +134,43 @@ class Submission(Base):
     assignment: Mapped[Assignment] = relationship(back_populates="submissions")
     runs: Mapped[list[GradingRun]] = relationship(back_populates="submission", order_by="GradingRun.id")
     overrides: Mapped[list[Override]] = relationship(back_populates="submission", order_by="Override.id")
+
+
+class SubmissionFile(Base):
+    """An uploaded file's bytes, stored once per content (uploads are small: at most a few hundred KiB).
+
+    In the database rather than on a shared filesystem, so a worker on another machine needs only the
+    database and the broker. Read through `gradebook.storage.read_verified`, which checks the digest.
+    """
+
+    __tablename__ = "submission_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Worker(Base):
+    """A grading worker process, alive while its heartbeat is fresh; it owns the sandboxes labelled with its id.
+
+    Liveness lives in the database, not in Redis: the broker may be wiped or restarted without losing
+    anything else (the sweep repairs the queue), and a wiped liveness record would make every live worker
+    look dead, so a starting worker would remove its siblings' running sandboxes.
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # node/pid/start (sandbox.owner.owner_id)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    queues: Mapped[str] = mapped_column(String(200), default="")
+    # Why this worker cannot grade right now (its MNIST cache, its engine, its image); None when healthy.
+    problem: Mapped[str | None] = mapped_column(Text)
 
 
 class ChangeSet(Base):
@@ -174,6 +215,11 @@ class GradingRun(Base):
     deliveries: Mapped[int] = mapped_column(Integer, default=0)  # claims made, including after a lost worker
     infra_failures: Mapped[int] = mapped_column(Integer, default=0)
     delay_reason: Mapped[str | None] = mapped_column(Text)  # shown as "grading delayed"
+    # Unexpected failures (an exception of ours, a worker dying on this run); `failure` holds the last
+    # traceback. Too many and the run is "failed" until staff retry it.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(255))  # the worker of the current (or last) claim
     retry_at: Mapped[datetime | None]
     total_points: Mapped[int | None]
     max_points: Mapped[int | None]

@@ -36,7 +36,10 @@ class Claim:
     purpose: str | None = None
 
 
-def claim_run(session: Session, run_id: int, token: str, lease_s: float, now: datetime | None = None) -> Claim:
+def claim_run(
+    session: Session, run_id: int, token: str, lease_s: float, now: datetime | None = None,
+    worker_id: str | None = None,
+) -> Claim:
     """Take the run for this delivery. `finished`: nothing to do; `busy`: a live worker holds it."""
     now = now or utcnow()
     stale = now - timedelta(seconds=lease_s)
@@ -57,6 +60,7 @@ def claim_run(session: Session, run_id: int, token: str, lease_s: float, now: da
             started_at=func.coalesce(GradingRun.started_at, now),
             deliveries=GradingRun.deliveries + 1,
             retry_at=None,
+            worker_id=worker_id,
         )
         .execution_options(synchronize_session=False)
     )
@@ -187,6 +191,55 @@ def mark_delayed(
     return _rowcount(result) == 1
 
 
+def record_failure(
+    session: Session, run_id: int, token: str, failure: str, *, max_failures: int, retry_at: datetime,
+    now: datetime | None = None,
+) -> str | None:
+    """Record an unexpected failure of the claim holder (a traceback of ours, not the student's).
+
+    The run waits until `retry_at` like a delayed one, or becomes "failed" once it has failed
+    `max_failures` times, for staff to look at and retry. Returns the new status, or None when the claim
+    was lost (nothing written).
+    """
+    now = now or utcnow()
+    run = session.execute(
+        select(GradingRun.failures).where(GradingRun.id == run_id, GradingRun.claim_token == token,
+                                          GradingRun.status == "running")
+    ).first()
+    if run is None:
+        return None
+    failures = run.failures + 1
+    status = "failed" if failures >= max_failures else "delayed"
+    session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.claim_token == token, GradingRun.status == "running")
+        .values(status=status, claim_token=None, failures=failures, failure=failure[-20000:],
+                retry_at=None if status == "failed" else retry_at, heartbeat_at=now,
+                finished_at=now if status == "failed" else None,
+                delay_reason="Grading failed unexpectedly; it will be retried." if status == "delayed" else None)
+        .execution_options(synchronize_session=False)
+    )
+    return status
+
+
+def retry_failed_run(session: Session, run_id: int, now: datetime | None = None) -> str | None:
+    """Put a failed (or delayed) run back in the queue at once, its failure count reset; returns its purpose.
+
+    None when the run is not failed or delayed (nothing changed). The caller publishes the run.
+    """
+    now = now or utcnow()
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.status.in_(("failed", "delayed")))
+        .values(status="queued", claim_token=None, failures=0, infra_failures=0, retry_at=None,
+                delay_reason=None, finished_at=None, enqueued_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != 1:
+        return None
+    return session.scalar(select(GradingRun.purpose).where(GradingRun.id == run_id))
+
+
 def backoff_s(infra_failures: int, base_s: float = 15.0, cap_s: float = 600.0) -> float:
     """Exponential backoff after the n-th infrastructure fault (n >= 1)."""
     return float(min(cap_s, base_s * 2 ** max(0, infra_failures - 1)))
@@ -205,11 +258,14 @@ def runs_to_resend(
     lease_s: float,
     queued_grace_s: float,
     in_broker: set[int] | None,
+    max_failures: int = 5,
     now: datetime | None = None,
 ) -> list[Resend]:
     """Runs the database says are pending but no live worker or broker message is taking care of.
 
-    - running with a heartbeat older than the lease (the worker died): put back to queued;
+    - running with a heartbeat older than the lease (the worker died): put back to queued, counted as an
+      unexpected failure; after `max_failures` the run is "failed" instead (a run that kills every
+      worker that takes it must not loop forever);
     - delayed whose retry time has come: put back to queued;
     - queued for longer than `queued_grace_s` and absent from the broker (`in_broker`; None when the broker
       could not be inspected, in which case queued runs are left alone).
@@ -226,7 +282,7 @@ def runs_to_resend(
     ).all()
     for run_id, purpose in dead:
         guard = GradingRun.heartbeat_at.is_(None) | (GradingRun.heartbeat_at < stale)
-        if _requeue(session, run_id, "running", now, guard):
+        if _lose(session, run_id, now, guard, max_failures):
             out.append(Resend(run_id, purpose, "worker lost"))
     due = session.execute(
         select(GradingRun.id, GradingRun.purpose).where(GradingRun.status == "delayed", GradingRun.retry_at <= now)
@@ -245,6 +301,28 @@ def runs_to_resend(
             if _requeue(session, run_id, "queued", now, GradingRun.enqueued_at < old):
                 out.append(Resend(run_id, purpose, "missing from the broker"))
     return out
+
+
+def _lose(session: Session, run_id: int, now: datetime, guard: object, max_failures: int) -> bool:
+    """A running run whose worker went silent: requeue it, or fail it when that keeps happening."""
+    row = session.execute(select(GradingRun.failures, GradingRun.worker_id).where(GradingRun.id == run_id)).first()
+    if row is None:
+        return False
+    failures = row.failures + 1
+    note = f"the worker grading this run ({row.worker_id or 'unknown'}) stopped before finishing it"
+    if failures < max_failures:
+        session.execute(
+            update(GradingRun).where(GradingRun.id == run_id, GradingRun.status == "running", guard)  # type: ignore[arg-type]
+            .values(failures=failures, failure=note).execution_options(synchronize_session=False)
+        )
+        return _requeue(session, run_id, "running", now, guard)
+    session.execute(
+        update(GradingRun).where(GradingRun.id == run_id, GradingRun.status == "running", guard)  # type: ignore[arg-type]
+        .values(status="failed", claim_token=None, failures=failures, finished_at=now,
+                failure=f"{note}, {failures} times in a row")
+        .execution_options(synchronize_session=False)
+    )
+    return False
 
 
 def _requeue(session: Session, run_id: int, status: str, now: datetime, guard: object) -> bool:

@@ -1,47 +1,47 @@
-"""Submission files stored by content: storage_dir/ab/abcdef... (SHA-256), written once, atomically."""
+"""Submission files stored by content in the database (SubmissionFile), written once, verified on read.
+
+Uploads are at most a few hundred KiB, so the database holds them: a worker on another machine needs
+only the database and the broker, no shared filesystem.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gradebook.models import SubmissionFile
+
+
+class StoredFileError(OSError):
+    """A stored upload is missing or does not match its digest: our fault, never the student's."""
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def path_for(storage_dir: Path, sha256: str) -> Path:
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
-    return storage_dir / sha256[:2] / sha256
-
-
-def store_bytes(storage_dir: Path, data: bytes) -> str:
-    """Store `data` under its digest (a no-op when already stored) and return the digest."""
+def store_bytes(session: Session, data: bytes) -> str:
+    """Store `data` under its SHA-256 (a no-op when already stored) and return the digest."""
     digest = sha256_bytes(data)
-    target = path_for(storage_dir, digest)
-    if target.exists():
+    if session.get(SubmissionFile, digest) is not None:
         return digest
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with session.begin_nested():
+            session.add(SubmissionFile(sha256=digest, size_bytes=len(data), content=data))
+    except IntegrityError:
+        pass  # the same bytes were stored concurrently: the digest says they are identical
     return digest
 
 
-def read_verified(storage_dir: Path, sha256: str) -> bytes:
-    """The stored bytes, checked against their digest (a corrupted store is an infrastructure fault)."""
-    data = path_for(storage_dir, sha256).read_bytes()
+def read_verified(session: Session, sha256: str) -> bytes:
+    """The stored bytes, checked against their digest; `StoredFileError` when missing or corrupted."""
+    content = session.scalar(select(SubmissionFile.content).where(SubmissionFile.sha256 == sha256))
+    if content is None:
+        raise StoredFileError(f"stored submission {sha256} is missing")
+    data = bytes(content)
     if sha256_bytes(data) != sha256:
-        raise OSError(f"stored submission {sha256} does not match its digest")
+        raise StoredFileError(f"stored submission {sha256} does not match its digest")
     return data

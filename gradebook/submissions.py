@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -83,7 +82,6 @@ def check_upload(
 
 def create_submission(
     session: Session,
-    storage_dir: Path,
     user: User,
     assignment: Assignment,
     data: bytes,
@@ -92,7 +90,8 @@ def create_submission(
     filename: str = "models.py",
     now: datetime | None = None,
 ) -> tuple[Submission, GradingRun]:
-    """Store the file, record the submission and queue its grading run; the caller then enqueues the run.
+    """Store the file (in the database), record the submission and queue its grading run; the caller then
+    enqueues the run.
 
     A queued (not yet started) run of an older upload by the same student for the same assignment is
     marked superseded, so one student holds at most one waiting slot in the queue.
@@ -108,7 +107,7 @@ def create_submission(
     decision = check_upload(session, user, assignment, limits, now)
     if not decision.allowed:
         raise UploadRejected(decision)
-    digest = store_bytes(storage_dir, data)
+    digest = store_bytes(session, data)
     submission = Submission(
         user_id=user.id,
         assignment_id=assignment.id,

@@ -12,13 +12,14 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
 from grader.kit import KIT_DIR
 from grader.missing_imports import MissingImports, placeholders_for_missing_imports
+from grader.mnist import check_public_files
 from grader.questions import CheckFailed, get_question
 
 Send = Callable[[dict[str, Any]], None]
@@ -28,16 +29,34 @@ COMPAT_DIR = Path(__file__).resolve().parent / "compat"
 PROGRESS_INTERVAL_S = 0.25
 
 
-def run_attempt(question_id: str, seed: int, submission_dir: Path, data_dir: Path, send: Send) -> None:
-    """Grade one attempt and send exactly one `final` message (unless the process dies first)."""
-    question = get_question(question_id)
-    stage = "import"
+def run_attempt(
+    question_id: str,
+    seed: int,
+    submission_dir: Path,
+    data_dir: Path,
+    send: Send,
+    data_files: Mapping[str, int] | None = None,
+    start_student: Callable[[], None] | None = None,
+) -> None:
+    """Grade one attempt and send exactly one `final` message (unless the process dies first).
+
+    First, with nothing of the student's loaded, check the kit and (for questions on MNIST) the data; a
+    failure there is sent as a `harness_fault`, never as the student's error. `start_student` is called
+    just before models.py is imported (the harness starts the CPU-time budget and tells the host then).
+    """
     progress = _ProgressForwarder(send)
     missing = MissingImports()
+    stage = "kit"
     try:
+        question = get_question(question_id)
         nn, backend = _import_kit()
         backend.set_data_dir(str(data_dir))
         backend.set_progress_hook(progress)
+        if question.needs_mnist:
+            stage = "data"
+            problem = check_public_files(data_dir, data_files)
+            if problem is not None:
+                raise HarnessFault(f"the MNIST data mounted for grading is not usable: {problem}")
         # After the kit: plotting code students kept in models.py imports the headless shim.
         sys.path.insert(sys.path.index(str(KIT_DIR)) + 1, str(COMPAT_DIR))
         sys.path.insert(0, str(submission_dir))
@@ -46,6 +65,15 @@ def run_attempt(question_id: str, seed: int, submission_dir: Path, data_dir: Pat
         warnings.filterwarnings("default", category=DeprecationWarning)
         # Import-time code is student code too: the seed comes first, as in the course.
         _seed(seed)
+    except Exception as exc:
+        send({"kind": "harness_fault", "stage": stage, "message": f"{type(exc).__name__}: {exc}"[:2000]})
+        return
+    if start_student is not None:
+        start_student()
+    else:
+        send({"kind": "stage", "stage": "student"})
+    stage = "import"
+    try:
         with placeholders_for_missing_imports(submission_dir / "models.py", missing):
             models = importlib.import_module("models")
         stage = "build"
@@ -72,6 +100,10 @@ def run_attempt(question_id: str, seed: int, submission_dir: Path, data_dir: Pat
         return
     send({"kind": "final", "status": "ok", "stage": "done", "evaluation": evaluation, "epochs": progress.epochs,
           "warnings": missing.warnings()})
+
+
+class HarnessFault(Exception):
+    """The grader cannot run this attempt (kit or data unusable); reported before any student code runs."""
 
 
 def _import_kit() -> tuple[ModuleType, ModuleType]:

@@ -16,9 +16,9 @@ DEFAULT_SEEDS: tuple[int, int] = (0, 1)
 class AssignmentConfig:
     questions: tuple[str, ...] = ("q1", "q2")
     seeds: tuple[int, ...] = DEFAULT_SEEDS
-    # Per-question limits; a question without an entry uses `default_limits`.
+    # Per-question limits; a question without an entry uses `default_limits`. Budgets are CPU seconds.
     limits: Mapping[str, Limits] = field(
-        default_factory=lambda: {"q1": Limits(wall_s=180.0), "q2": Limits(wall_s=600.0)}
+        default_factory=lambda: {"q1": Limits.for_cpu_s(180.0), "q2": Limits.for_cpu_s(600.0)}
     )
     default_limits: Limits = field(default_factory=Limits)
 

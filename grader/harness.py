@@ -6,6 +6,12 @@ come back over a private pipe, and the harness alone writes to stdout, as JSON l
     {"type": "hello", "token": ...}, {"type": "progress", ...}*, {"type": "result", ...}
 The token is drawn after the fork, so the student's process never holds it; lines without it are forged.
 This module imports only the standard library: the student's process imports numpy, not the harness.
+
+Before the student's code runs, the child checks the kit and the data and says "student" on the private
+pipe. Anything that fails before that word is the grader's fault (`harness_fault` in the result), never
+the student's; after it, a harness-fault message is tampering. The CPU-time budget counts from that word
+too, on the container's cgroup (``cgroup`` clock) or on the student's process (``process`` clock, with
+RLIMIT_CPU); the job's `wall_s` is only a backstop for code that waits instead of computing.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import resource
@@ -47,6 +54,12 @@ JOB_FIELDS: dict[str, type | tuple[type, ...]] = {
     "question": str, "seed": int, "submission_dir": str, "data_dir": str, "scratch_dir": str,
     "wall_s": (int, float), "memory_mb": int, "output_bytes": int,
 }
+CPU_CLOCKS = ("cgroup", "process")
+# A student's process that ignores SIGXCPU gets SIGKILL this much later (process clock only).
+RLIMIT_CPU_HARD_GRACE_S = 2
+# The container's own cgroup (Docker mounts it at the root of these paths): v1 cpuacct, then v2.
+CGROUP_V1_USAGE = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage")
+CGROUP_V2_ROOT = "/sys/fs/cgroup"
 
 
 class JobError(ValueError):
@@ -68,7 +81,89 @@ def parse_job(raw: bytes) -> dict[str, Any]:
     for name, kind in JOB_FIELDS.items():
         if not isinstance(job.get(name), kind) or isinstance(job.get(name), bool):
             raise JobError(f"job field {name!r} is missing or has the wrong type")
+    cpu_s = job.get("cpu_s")
+    if cpu_s is not None and (isinstance(cpu_s, bool) or not isinstance(cpu_s, (int, float)) or cpu_s <= 0):
+        raise JobError("job field 'cpu_s' must be a positive number of seconds")
+    if job.get("cpu_clock", "process") not in CPU_CLOCKS:
+        raise JobError(f"job field 'cpu_clock' must be one of {', '.join(CPU_CLOCKS)}")
+    data_files = job.get("data_files")
+    if data_files is not None and not (
+        isinstance(data_files, dict) and all(type(v) is int for v in data_files.values())
+    ):
+        raise JobError("job field 'data_files' must map file names to sizes in bytes")
     return job
+
+
+class CpuClock:
+    """CPU seconds used by the attempt: the container's cgroup, or the student's process (and children).
+
+    `read` returns None when the clock cannot be read (then only RLIMIT_CPU and the wall clock hold).
+    """
+
+    def __init__(self, name: str, read: Any) -> None:
+        self.name = name
+        self._read = read
+
+    def read(self) -> float | None:
+        try:
+            value: float | None = self._read()
+        except (OSError, ValueError):
+            return None
+        return value
+
+
+def cgroup_clock(root: str = "/") -> CpuClock | None:
+    """The container's cgroup CPU usage (v1 ``cpuacct.usage`` in ns, v2 ``cpu.stat`` usage_usec); None if absent."""
+    for path in CGROUP_V1_USAGE:
+        full = os.path.join(root, path.lstrip("/"))
+        if os.path.isfile(full):
+            return CpuClock("cgroup", lambda full=full: _read_int(full) / 1e9)
+    own = _cgroup_v2_path(os.path.join(root, "proc/self/cgroup"))
+    if own is not None:
+        stat = os.path.join(root, CGROUP_V2_ROOT.lstrip("/"), own.lstrip("/"), "cpu.stat")
+        if os.path.isfile(stat):
+            return CpuClock("cgroup", lambda: _cpu_stat_usage_s(stat))
+    return None
+
+
+def process_clock(pid: int) -> CpuClock:
+    """The student's process: its own CPU time plus that of children it waited for (/proc, Linux)."""
+
+    def read() -> float | None:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        # utime, stime, cutime, cstime: fields 14-17 of stat, in clock ticks.
+        ticks = sum(int(v) for v in fields[11:15])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    return CpuClock("process", read)
+
+
+def _read_int(path: str) -> int:
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+def _cpu_stat_usage_s(path: str) -> float:
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) / 1e6
+    raise ValueError(f"{path} has no usage_usec")
+
+
+def _cgroup_v2_path(proc_cgroup: str) -> str | None:
+    """The unified hierarchy's path from /proc/self/cgroup ("0::/path"); "/" inside a private namespace."""
+    try:
+        with open(proc_cgroup) as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].strip() or "/"
+    except OSError:
+        return None
+    return None
 
 
 @dataclass
@@ -102,6 +197,9 @@ class Findings:
     buffer: bytearray = field(default_factory=bytearray)
     received: int = 0
     final: dict[str, Any] | None = None
+    # Set when the child is about to import models.py: from here on every message may be the student's.
+    student_started: bool = False
+    harness_fault: dict[str, str] | None = None
     sanity_passed: bool = False
     trained: bool = False
     epochs: int | None = None
@@ -131,7 +229,9 @@ class Findings:
             self.violation = "the grading channel received an unexpected message"
             return
         kind = message.get("kind")
-        if kind == "final":
+        if not self.student_started:
+            self._before_student(kind, message)
+        elif kind == "final":
             self.final = message
             if type(message.get("epochs")) is int:
                 self.epochs = message["epochs"]
@@ -151,6 +251,16 @@ class Findings:
             self.validation_accuracy.append(message["value"])
             del self.validation_accuracy[:-MAX_VALIDATION_POINTS]
             self.pending_progress.append({"event": "validation_accuracy", "value": message["value"]})
+        else:
+            self.violation = "the grading channel received an unexpected message"
+
+    def _before_student(self, kind: Any, message: dict[str, Any]) -> None:
+        # Only our code has run so far, so these two messages are trusted.
+        if kind == "stage" and message.get("stage") == "student":
+            self.student_started = True
+        elif kind == "harness_fault" and self.harness_fault is None:
+            self.harness_fault = {"stage": str(message.get("stage", ""))[:64],
+                                  "message": str(message.get("message", ""))[:2000]}
         else:
             self.violation = "the grading channel received an unexpected message"
 
@@ -194,6 +304,9 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
     log = LogCapture()
     findings = Findings()
     deadline = started + float(job["wall_s"])
+    cpu_budget_s = job.get("cpu_s")
+    clock = _clock_for(job, pid)
+    cpu_mark: float | None = None  # the clock's reading when the student's code started
     terminated: str | None = None
     status: tuple[int, Any] | None = None
     last_forward = 0.0
@@ -212,12 +325,21 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
                 log.add(chunk)
             else:
                 findings.add(chunk)
+        if findings.student_started and cpu_mark is None:
+            cpu_mark = clock.read() if clock is not None else None
+            if cpu_mark is None:
+                clock = None  # unreadable: RLIMIT_CPU (process clock) and the wall clock still hold
         if log.total > job["output_bytes"]:
             terminated = "output_limit"
             break
         if findings.violation is not None:
             terminated = "protocol_violation"
             break
+        if cpu_budget_s is not None and clock is not None and cpu_mark is not None:
+            used = clock.read()
+            if used is not None and used - cpu_mark >= cpu_budget_s:
+                terminated = "cpu_limit"
+                break
         now = time.monotonic()
         if findings.pending_progress and now - last_forward >= PROGRESS_FORWARD_INTERVAL_S:
             last_forward = now
@@ -233,6 +355,19 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
     wall_s = time.monotonic() - started
     _forward_progress(findings, token)
     code, usage = status if status is not None else (0, None)
+    process_cpu_s = round(usage.ru_utime + usage.ru_stime, 4) if usage else 0.0
+    # What the budget counted: CPU time since the student's first line.
+    cpu_s = process_cpu_s
+    if clock is not None and cpu_mark is not None:
+        end = clock.read() if clock.name == "cgroup" else process_cpu_s
+        if end is not None:
+            cpu_s = round(max(0.0, end - cpu_mark), 4)
+    if terminated is None and cpu_budget_s is not None and _over_rlimit_cpu(code, process_cpu_s, cpu_budget_s):
+        terminated = "cpu_limit"
+    harness_fault = findings.harness_fault
+    if harness_fault is None and not findings.student_started:
+        # The child never reached the student's code: whatever stopped it was ours (or the machine's).
+        harness_fault = {"stage": "setup", "message": _setup_failure(code, terminated)}
     return {
         "type": "result",
         "token": token,
@@ -246,14 +381,40 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
         "warnings": findings.warnings,
         "terminated": terminated,
         "violation": findings.violation,
+        "harness_fault": harness_fault,
         "exit": _exit_fields(code),
         "log": {"excerpt": log.excerpt(), "bytes": log.total},
         "rusage": {
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 4) if usage else 0.0,
+            "cpu_s": cpu_s,
             "peak_memory_mb": round(usage.ru_maxrss / 1024, 2) if usage else 0.0,
         },
+        "cpu_clock": clock.name if clock is not None else "none",
         "wall_s": round(wall_s, 4),
     }
+
+
+def _clock_for(job: Mapping[str, Any], pid: int) -> CpuClock | None:
+    if job.get("cpu_clock") == "cgroup":
+        return cgroup_clock()
+    if os.path.isdir(f"/proc/{pid}"):
+        return process_clock(pid)
+    return None
+
+
+def _over_rlimit_cpu(code: int, cpu_s: float, budget_s: float) -> bool:
+    """The kernel ended the student's process for its CPU time (SIGXCPU, or SIGKILL at the hard limit)."""
+    if not os.WIFSIGNALED(code):
+        return False
+    sig = os.WTERMSIG(code)
+    return sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= budget_s)
+
+
+def _setup_failure(code: int, terminated: str | None) -> str:
+    if terminated == "timeout":
+        return "the grader did not finish preparing the attempt within the wall-clock limit"
+    fields = _exit_fields(code)
+    how = f"signal {fields['signal']}" if fields["signal"] is not None else f"exit status {fields['code']}"
+    return f"the grader's process ended ({how}) before it started the submission's code"
 
 
 def _numpy_version() -> str:
@@ -349,6 +510,7 @@ def _set_dumpable(dumpable: bool) -> None:
 
 def _run_child(job: Mapping[str, Any], go_r: int, log_w: int, findings_w: int, close: tuple[int, ...]) -> None:
     """In the forked child: wire stdio to the log, wait for the go, run the attempt, never return."""
+    student_started = False
     try:
         for fd in close:
             os.close(fd)
@@ -367,10 +529,17 @@ def _run_child(job: Mapping[str, Any], go_r: int, log_w: int, findings_w: int, c
         os.chdir(job["scratch_dir"])
         sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        channel = os.fdopen(findings_w, "wb", buffering=0)
+        channel = os.fdopen(findings_w, "wb", buffering=0, closefd=False)
 
         def send(message: dict[str, Any]) -> None:
             channel.write((json.dumps(message) + "\n").encode())
+
+        def start_student() -> None:
+            nonlocal student_started
+            if job.get("cpu_clock", "process") == "process" and job.get("cpu_s") is not None:
+                _limit_cpu(float(job["cpu_s"]))
+            student_started = True
+            send({"kind": "stage", "stage": "student"})
 
         with warnings.catch_warnings():
             # The runner names every AVX-512 group to pin NumPy's SIMD code (grader/numerics.py); NumPy
@@ -378,14 +547,30 @@ def _run_child(job: Mapping[str, Any], go_r: int, log_w: int, findings_w: int, c
             warnings.filterwarnings("ignore", message=NUMPY_FEATURE_WARNING, category=RuntimeWarning)
             from grader.attempt import run_attempt
 
-        run_attempt(job["question"], job["seed"], Path(job["submission_dir"]), Path(job["data_dir"]), send)
-    except BaseException:
-        pass
+        run_attempt(job["question"], job["seed"], Path(job["submission_dir"]), Path(job["data_dir"]), send,
+                    data_files=job.get("data_files"), start_student=start_student)
+    except BaseException as exc:
+        if not student_started:
+            # Nothing of the student's has run: this failure is the grader's, and the host must know.
+            _send_raw(findings_w, {"kind": "harness_fault", "stage": "setup",
+                                   "message": f"{type(exc).__name__}: {exc}"[:2000]})
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):
                 stream.flush()
         os._exit(0)
+
+
+def _limit_cpu(budget_s: float) -> None:
+    """RLIMIT_CPU counts this process's CPU time from its start: allow what was used so far plus the budget."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + budget_s)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + RLIMIT_CPU_HARD_GRACE_S))
+
+
+def _send_raw(fd: int, message: Mapping[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        os.write(fd, (json.dumps(message) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The local runner: each attempt in a fresh child process on this machine.
 
-It enforces wall-clock time from outside (killing the process group), an address-space limit and an
-output cap through the harness, and sees only the submission, the kit and the public data. It is not a
-security boundary: use it for development and CI of the core, and the Docker runner for students' code.
+It enforces the CPU-time budget through the harness (RLIMIT_CPU and the student's rusage), the wall-clock
+backstop from outside (killing the process group), an address-space limit and an output cap, and sees
+only the submission, the kit and the public data. It is not a security boundary: use it for development
+and CI of the core, and the Docker runner for students' code.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from grader.harness import bootstrap_command
+from grader.mnist import MnistDataError, public_file_sizes
 from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
 from grader.protocol import HarnessStream, RunFacts, build_job, classify_run
 from grader.runs import ProgressCallback, RunOutcome, RunRequest
@@ -58,6 +60,9 @@ class LocalRunner:
                 submission_dir=str(submission_dir),
                 data_dir=str(self.public_data_dir),
                 scratch_dir=str(scratch_dir),
+                # No cgroup of its own here: the student's process, with RLIMIT_CPU behind it.
+                cpu_clock="process",
+                data_files=_public_sizes(self.public_data_dir.parent),
             )
             env = {**CHILD_ENV, "HOME": str(scratch_dir), "TMPDIR": str(scratch_dir)}
             return self._supervise(request, job, env, scratch_dir, on_progress)
@@ -82,6 +87,7 @@ class LocalRunner:
             return classify_run(stream, RunFacts(
                 runner=self.name, wall_s=0.0, exit_code=None,
                 infrastructure_problem=f"Could not start the grader process: {exc}",
+                cpu_limit_s=request.limits.cpu_s, wall_limit_s=request.limits.wall_s,
             ))
         assert process.stdin and process.stdout and process.stderr
         process.stdin.write(job)
@@ -115,6 +121,8 @@ class LocalRunner:
             exit_code=exit_code,
             timed_out=wall_s >= request.limits.wall_s + HOST_GRACE_S,
             infrastructure_problem=problem,
+            cpu_limit_s=request.limits.cpu_s,
+            wall_limit_s=request.limits.wall_s,
         ))
 
 
@@ -142,6 +150,14 @@ class _Tail(threading.Thread):
 
     def text(self) -> str:
         return self._data.decode("utf-8", errors="replace")
+
+
+def _public_sizes(data_dir: Path) -> dict[str, int] | None:
+    """The manifest's sizes of the public MNIST files, or None without a cache (q1 needs none)."""
+    try:
+        return public_file_sizes(data_dir)
+    except MnistDataError:
+        return None
 
 
 def _kill_group(pid: int) -> None:

@@ -455,6 +455,54 @@ def require_cache(
         )
 
 
+def public_file_sizes(data_dir: Path) -> dict[str, int]:
+    """Size in bytes of each file the sandbox sees (``public/<name>``), from the manifest.
+
+    Runners put this in the job so the harness can check the mounted files before any student code runs.
+    Raises MnistDataError when the manifest is missing or malformed.
+    """
+    manifest_path = Path(data_dir) / MANIFEST
+    try:
+        files = json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
+        return {rel.split("/", 1)[1]: int(files[rel]["bytes"]) for rel in PUBLIC_FILES}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MnistDataError(f"The MNIST cache at {data_dir} has no usable {MANIFEST} ({exc}).") from exc
+
+
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def check_public_files(public_dir: Path, sizes: Mapping[str, int] | None = None) -> str | None:
+    """What is wrong with the public MNIST files in `public_dir`, or None: presence, size, .npy header.
+
+    Cheap (no data pages are read), so the harness runs it before every attempt that needs MNIST; the
+    worker's full check with hashes (`cache_status(verify_hashes=True)`) catches flipped bytes.
+    """
+    for rel in PUBLIC_FILES:
+        name = rel.split("/", 1)[1]
+        path = Path(public_dir) / name
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)  # type: ignore[no-untyped-call]
+                read_header = _NPY_HEADER_READERS.get(version)
+                if read_header is None:
+                    raise ValueError(f".npy format {version} is not one np.save writes")
+                shape, fortran, dtype = read_header(f)  # type: ignore[no-untyped-call]
+                data_offset = f.tell()
+        except (OSError, ValueError) as exc:
+            return f"{name} is missing or unreadable ({exc})"
+        if sizes is not None and size != sizes.get(name):
+            return f"{name} has {size} bytes, the cache's manifest says {sizes.get(name)}"
+        expected = data_offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if fortran or size != expected:
+            return f"{name} holds {size} bytes, its header promises {expected}"
+    return None
+
+
 def load_test_labels(
     data_dir: Path, *, expected_sha256: Mapping[str, str] = EXPECTED_SHA256
 ) -> npt.NDArray[np.uint8]:

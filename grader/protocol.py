@@ -19,8 +19,20 @@ MAX_STREAM_BYTES = 1024 * 1024
 MAX_LINE_BYTES = 512 * 1024
 
 
-def build_job(request: RunRequest, *, submission_dir: str, data_dir: str, scratch_dir: str) -> bytes:
-    """The job the harness reads from stdin; paths are as the harness will see them."""
+def build_job(
+    request: RunRequest,
+    *,
+    submission_dir: str,
+    data_dir: str,
+    scratch_dir: str,
+    cpu_clock: str,
+    data_files: Mapping[str, int] | None = None,
+) -> bytes:
+    """The job the harness reads from stdin; paths are as the harness will see them.
+
+    `cpu_clock` says how the harness counts CPU time (``cgroup``: the container's; ``process``: the
+    student's process tree); `data_files` maps each public MNIST file to its size, for the pre-check.
+    """
     limits = request.limits
     job = {
         "question": request.question,
@@ -29,9 +41,13 @@ def build_job(request: RunRequest, *, submission_dir: str, data_dir: str, scratc
         "data_dir": data_dir,
         "scratch_dir": scratch_dir,
         "wall_s": limits.wall_s,
+        "cpu_s": limits.cpu_s,
+        "cpu_clock": cpu_clock,
         "memory_mb": limits.memory_mb,
         "output_bytes": limits.output_bytes,
     }
+    if data_files is not None:
+        job["data_files"] = dict(data_files)
     return json.dumps(job).encode()
 
 
@@ -131,7 +147,7 @@ _RESULT_FIELDS: dict[str, tuple[type, ...]] = {
     "validation_accuracy": (list,), "warnings": (list,), "exit": (dict,), "log": (dict,), "rusage": (dict,),
     "wall_s": (int, float),
 }
-_TERMINATIONS = (None, "timeout", "output_limit", "protocol_violation")
+_TERMINATIONS = (None, "timeout", "cpu_limit", "output_limit", "protocol_violation")
 _FINAL_STATUSES = ("ok", "error", "failed_check")
 
 
@@ -155,6 +171,11 @@ def validate_result(message: Mapping[str, Any]) -> str | None:
     usage = message["rusage"]
     if not all(isinstance(usage.get(k), (int, float)) for k in ("cpu_s", "peak_memory_mb")):
         return "resource usage must be numbers"
+    fault = message.get("harness_fault")
+    if fault is not None and not (
+        isinstance(fault, dict) and all(isinstance(fault.get(k), str) for k in ("stage", "message"))
+    ):
+        return "a harness fault needs a stage and a message"
     final = message.get("final")
     if final is not None:
         if not isinstance(final, dict) or final.get("status") not in _FINAL_STATUSES:
@@ -183,6 +204,9 @@ class RunFacts:
     oom_killed: bool = False  # the engine says the memory limit killed something
     image_digest: str | None = None
     infrastructure_problem: str | None = None
+    # The limits the attempt ran under, reported with the attempt.
+    cpu_limit_s: float | None = None
+    wall_limit_s: float | None = None
 
 
 def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
@@ -190,19 +214,23 @@ def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
     result = stream.result
     status: RunStatus
     observation: Mapping[str, Any] | None = result
+    fault = result.get("harness_fault") if result is not None else None
     if facts.infrastructure_problem is not None:
         status, detail, observation = "infrastructure_error", facts.infrastructure_problem, None
+    elif stream.violation is None and fault is not None:
+        status, observation = "infrastructure_error", None
+        detail = f"The grader failed before running the submission ({fault['stage']}: {fault['message']})."
     elif stream.violation is not None:
         status, detail, observation = "bad_output", f"Grading stopped: {stream.violation}.", None
     elif facts.oom_killed:
         status, detail = "out_of_memory", "Your code used more memory than the limit allows and was stopped."
     elif facts.timed_out and result is None:
-        status, detail = "timeout", "Your code ran past the time limit and was stopped."
+        status, detail = "timeout", _wall_timeout_detail(facts.wall_limit_s)
     elif result is None:
         status = "crashed"
         detail = f"The grader stopped without reporting (exit code {facts.exit_code})."
     else:
-        status, detail = _classify_result(result)
+        status, detail = _classify_result(result, facts)
     cpu_s = peak_mb = 0.0
     log_excerpt = ""
     warnings: tuple[str, ...] = ()
@@ -225,13 +253,24 @@ def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
         exit_code=facts.exit_code,
         versions=stream.versions,
         warnings=warnings,
+        cpu_limit_s=facts.cpu_limit_s,
+        wall_limit_s=facts.wall_limit_s,
     )
 
 
-def _classify_result(result: Mapping[str, Any]) -> tuple[RunStatus, str]:
+def _wall_timeout_detail(wall_limit_s: float | None) -> str:
+    limit = f" of {wall_limit_s:g} s" if wall_limit_s is not None else ""
+    return (f"Your code did not finish within the wall-clock limit{limit} and was stopped "
+            "(time spent waiting, such as sleeping, counts against this limit too).")
+
+
+def _classify_result(result: Mapping[str, Any], facts: RunFacts) -> tuple[RunStatus, str]:
     terminated = result.get("terminated")
+    if terminated == "cpu_limit":
+        limit = f" ({facts.cpu_limit_s:g} s)" if facts.cpu_limit_s is not None else ""
+        return "timeout", f"Your code used up its CPU-time budget{limit} and was stopped."
     if terminated == "timeout":
-        return "timeout", "Your code ran past the time limit and was stopped."
+        return "timeout", _wall_timeout_detail(facts.wall_limit_s)
     if terminated == "output_limit":
         return "bad_output", (
             f"Your code printed too much ({result['log']['bytes']} bytes) and was stopped; remove the prints "

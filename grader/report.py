@@ -60,6 +60,9 @@ class Attempt:
     # About the file rather than the outcome, e.g. "line 3 imports `click`, which is not available here;
     # unused, so ignored". Reports older than this field have none.
     warnings: tuple[str, ...] = ()
+    # The limits the attempt ran under: CPU seconds (what counts) and the wall-clock backstop.
+    cpu_limit_s: float | None = None
+    wall_limit_s: float | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:

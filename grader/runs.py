@@ -47,6 +47,8 @@ class RunOutcome:
     versions: tuple[str, str] | None = None  # (python, numpy) where the attempt ran
     # For the student, about their file rather than the outcome (e.g. an unused import of a missing module).
     warnings: tuple[str, ...] = ()
+    cpu_limit_s: float | None = None  # the CPU-time budget the attempt ran under
+    wall_limit_s: float | None = None  # the wall-clock backstop
 
 
 class Runner(Protocol):

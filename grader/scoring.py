@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.hints import hints_for
+from grader.mnist import MnistDataError
 from grader.questions import CheckFailed, Question
 from grader.report import Attempt, ErrorInfo, Outcome
 from grader.runs import RunOutcome
@@ -48,6 +49,8 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
                 metric_value = question.metric(evaluation, data_dir)
             except CheckFailed as failure:
                 outcome, detail = "failed_check", str(failure)
+            except MnistDataError as failure:  # the host's own labels: never the student's fault
+                outcome, detail = "infrastructure_error", str(failure)
             else:
                 predictions = _finite_predictions(evaluation.get("predictions"))
                 outcome, detail = _metric_outcome(question, metric_value)
@@ -72,6 +75,8 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
         validation_accuracy=tuple(observation.get("validation_accuracy", ())),
         predictions=predictions,
         warnings=run.warnings,
+        cpu_limit_s=run.cpu_limit_s,
+        wall_limit_s=run.wall_limit_s,
     )
     return _with_hints(question, attempt)
 

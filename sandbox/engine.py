@@ -21,7 +21,10 @@ DEFAULT_BASE_URL = "unix:///var/run/docker.sock"
 SETUP_HINT = "start it with scripts/setup.d/50-docker.sh"
 
 SANDBOX_LABEL = "nngrade.sandbox"
+# Who started the sandbox (a worker's identity, or a `nngrade grade` process), and which process of it:
+# "<pid>:<start ticks>", so the owner can tell a dead pool process from a live one.
 OWNER_LABEL = "nngrade.owner"
+PROCESS_LABEL = "nngrade.process"
 
 # What the SDK raises when the engine is gone or misbehaves, as opposed to a bug of ours.
 _ENGINE_FAILURES: tuple[type[BaseException], ...] = (
@@ -58,6 +61,16 @@ class ContainerSpec:
     shm_bytes: int
     ulimits: Mapping[str, int]  # name -> soft and hard limit
     hostname: str = "sandbox"
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A container as listed by the engine: enough to decide whether it is an orphan."""
+
+    id: str
+    labels: Mapping[str, str]
+    created_s: float  # Unix time, by the engine's clock
+    running: bool
 
 
 @dataclass(frozen=True)
@@ -233,6 +246,8 @@ class Engine:
                 security_opt=["no-new-privileges"],
                 # No init process: the harness is PID 1, so the student's code cannot signal it.
                 init=False,
+                # The harness reads the container's own CPU time from /sys/fs/cgroup (cgroup v1 and v2).
+                cgroupns="private",
                 ipc_mode="private",
                 ulimits=[
                     docker.types.Ulimit(name=name, soft=value, hard=value)
@@ -326,12 +341,24 @@ class Engine:
 
     def containers(self, labels: Mapping[str, str]) -> list[str]:
         """Ids of all containers, running or not, carrying every given label."""
+        return [info.id for info in self.containers_info(labels)]
+
+    def containers_info(self, labels: Mapping[str, str]) -> list[ContainerInfo]:
+        """All containers, running or not, carrying every given label, with their labels and age."""
         filters = [f"{key}={value}" for key, value in labels.items()]
         try:
-            found = self._api.containers(all=True, quiet=True, filters={"label": filters})
+            found = self._api.containers(all=True, filters={"label": filters})
         except _ENGINE_FAILURES as exc:
             raise self._failure("list containers", exc) from exc
-        return [str(c["Id"]) for c in found]
+        return [
+            ContainerInfo(
+                id=str(c["Id"]),
+                labels={str(k): str(v) for k, v in (c.get("Labels") or {}).items()},
+                created_s=float(c.get("Created") or 0),
+                running=str(c.get("State", "")) == "running",
+            )
+            for c in found
+        ]
 
     def _failure(self, action: str, exc: BaseException) -> EngineError:
         if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):

@@ -15,8 +15,9 @@ class SandboxLimits(Limits):
     """`grader.limits.Limits` plus what only a container enforces.
 
     memory_mb is memory+swap (no swap), cpus a CFS quota (nano_cpus), pids a cgroup cap including
-    threads, scratch_mb the size of the noexec tmpfs at /tmp. The host kills the container
-    `kill_grace_s` after `wall_s`: the harness's own timeout normally fires first and reports.
+    threads, scratch_mb the size of the noexec tmpfs at /tmp. The harness ends the student's code when
+    the container's cgroup has used `cpu_s` of CPU time, or at the `wall_s` backstop; the host kills the
+    container `kill_grace_s` after `wall_s` in case the harness cannot.
     """
 
     kill_grace_s: float = 5.0
@@ -25,6 +26,8 @@ class SandboxLimits(Limits):
     def __post_init__(self) -> None:
         if not (self.wall_s > 0 and math.isfinite(self.wall_s)):
             raise ValueError(f"wall_s must be a positive number of seconds, got {self.wall_s}")
+        if not (self.cpu_s > 0 and math.isfinite(self.cpu_s)):
+            raise ValueError(f"cpu_s must be a positive number of seconds, got {self.cpu_s}")
         if self.memory_mb < 16:
             raise ValueError(f"memory_mb must be at least 16, got {self.memory_mb}")
         if not (0.01 <= self.cpus <= 64):

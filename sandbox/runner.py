@@ -24,20 +24,24 @@ from pathlib import Path
 
 from grader.harness import bootstrap_command
 from grader.limits import Limits
+from grader.mnist import MnistDataError, public_file_sizes
 from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
 from grader.protocol import HarnessStream, RunFacts, build_job, classify_run
 from grader.runs import ProgressCallback, RunOutcome, RunRequest
 from sandbox.engine import (
     DEFAULT_BASE_URL,
     OWNER_LABEL,
+    PROCESS_LABEL,
     SANDBOX_LABEL,
     Attachment,
+    ContainerInfo,
     ContainerSpec,
     Engine,
     EngineError,
     ExitState,
 )
 from sandbox.limits import MIB, SandboxLimits
+from sandbox.owner import owner_id, process_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,9 @@ SANDBOX_USER = "10001:10001"
 EXIT_WAIT_S = 30.0
 POLL_S = 0.25
 STDERR_KEEP_BYTES = 16 * 1024
+# How PID 1 ends when something outside kills the container (SIGKILL, SIGTERM): the harness ignores
+# signals from inside and cannot be killed by its own namespace, so these exits are never the student's.
+OUTSIDE_KILL_EXIT_CODES = (128 + 9, 128 + 15)
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,9 @@ class DockerSettings:
     data_dir: Path  # the MNIST cache; only its public/ subdirectory is ever mounted
     image: str | None = None  # default: the tag this checkout's grader/ hashes to (sandbox.image)
     base_url: str = DEFAULT_BASE_URL
-    owner: str = "local"  # worker id, for the nngrade.owner label and orphan reaping
+    # Whose containers these are (a worker's identity; by default this process): the nngrade.owner label,
+    # which orphan reaping goes by.
+    owner: str = dataclasses.field(default_factory=lambda: owner_id("cli"))
 
 
 class DockerRunner:
@@ -110,25 +119,41 @@ class DockerRunner:
             )
         return digest
 
-    def reap_orphans(self, owner: str | None = None) -> int:
-        """Remove leftover sandbox containers (of `owner`, or of everyone); returns how many."""
+    def readiness_problem(self) -> str | None:
+        """Why this runner cannot grade right now (engine unreachable, image not built), or None."""
+        try:
+            self.engine()
+            self.image_digest()
+        except EngineError as exc:
+            return str(exc)
+        return None
+
+    def reap_orphans(self, owner: str) -> int:
+        """Remove every sandbox container of `owner`; returns how many."""
         return reap_orphans(self.engine(), owner)
 
     def run(self, request: RunRequest, on_progress: ProgressCallback | None = None) -> RunOutcome:
         stream = HarnessStream(on_progress)
+        limits = SandboxLimits.from_limits(request.limits)
         try:
             engine = self.engine()
             digest = self.image_digest()
         except EngineError as exc:
-            return _infrastructure(stream, str(exc))
-        limits = SandboxLimits.from_limits(request.limits)
+            return _infrastructure(stream, str(exc), limits)
+        try:
+            data_files = public_file_sizes(self.settings.data_dir)
+        except MnistDataError as exc:
+            data_files = None
+            if _needs_mnist(request.question):
+                return _infrastructure(stream, str(exc), limits, digest)
         try:
             with _submission_copy(request.submission) as submission_dir:
                 spec = self._spec(limits, submission_dir)
-                job = build_job(request, submission_dir=SUBMISSION_DIR, data_dir=DATA_DIR, scratch_dir=SCRATCH_DIR)
+                job = build_job(request, submission_dir=SUBMISSION_DIR, data_dir=DATA_DIR, scratch_dir=SCRATCH_DIR,
+                                cpu_clock="cgroup", data_files=data_files)
                 return _Attempt(engine, spec, limits, stream, digest).run(job)
         except OSError as exc:
-            return _infrastructure(stream, f"Could not prepare the submission for the sandbox: {exc}", digest)
+            return _infrastructure(stream, f"Could not prepare the submission for the sandbox: {exc}", limits, digest)
 
     def _spec(self, limits: SandboxLimits, submission_dir: Path) -> ContainerSpec:
         if not self.public_data_dir.is_dir():
@@ -144,7 +169,7 @@ class DockerRunner:
                 **blas_thread_env(limits.blas_threads),
                 "TMPDIR": SCRATCH_DIR,
             },
-            labels={SANDBOX_LABEL: "1", OWNER_LABEL: self.settings.owner},
+            labels={SANDBOX_LABEL: "1", OWNER_LABEL: self.settings.owner, PROCESS_LABEL: process_stamp()},
             binds={
                 str(submission_dir): {"bind": SUBMISSION_DIR, "mode": "ro"},
                 str(self.public_data_dir): {"bind": DATA_DIR, "mode": "ro"},
@@ -172,18 +197,20 @@ def run_submission(
         return runner.run(RunRequest(submission, question, seed, limits), on_progress)
 
 
-def reap_orphans(engine: Engine, owner: str | None = None) -> int:
-    """Remove every labelled sandbox container (only `owner`'s when given); call when a worker starts."""
-    labels = {SANDBOX_LABEL: "1"}
-    if owner is not None:
-        labels[OWNER_LABEL] = owner
+def reap_orphans(engine: Engine, owner: str) -> int:
+    """Remove every sandbox container of `owner` (never anyone else's); returns how many."""
     removed = 0
-    for container_id in engine.containers(labels):
+    for container_id in engine.containers({SANDBOX_LABEL: "1", OWNER_LABEL: owner}):
         engine.remove(container_id)
         removed += 1
     if removed:
-        logger.warning("removed %d orphaned sandbox container(s) (owner=%s)", removed, owner or "any")
+        logger.warning("removed %d sandbox container(s) of %s", removed, owner)
     return removed
+
+
+def list_sandboxes(engine: Engine) -> list[ContainerInfo]:
+    """Every sandbox container on the engine, whoever started it (for a reaper to judge, not to remove)."""
+    return engine.containers_info({SANDBOX_LABEL: "1"})
 
 
 class _Attempt:
@@ -200,6 +227,7 @@ class _Attempt:
         self.stderr = bytearray()
         self.stderr_bytes = 0
         self.timed_out = False
+        self.killed_by_host = False
 
     def run(self, job: bytes) -> RunOutcome:
         container_id: str | None = None
@@ -215,11 +243,12 @@ class _Attempt:
             self.stream.close()
             state = self.engine.wait(container_id, timeout_s=EXIT_WAIT_S)
             if state.exit_code is None:  # still running after its output closed: end it
+                self.killed_by_host = True
                 self.engine.kill(container_id)
                 state = self.engine.wait(container_id, timeout_s=EXIT_WAIT_S)
             return self._classify(state, time.monotonic() - started)
         except EngineError as exc:
-            return _infrastructure(self.stream, str(exc), self.digest, time.monotonic() - started)
+            return _infrastructure(self.stream, str(exc), self.limits, self.digest, time.monotonic() - started)
         finally:
             if attachment is not None:
                 attachment.close()
@@ -237,6 +266,7 @@ class _Attempt:
                 self.timed_out = now >= deadline
                 # Hang up first: the engine cannot finish a kill while its copy to an unread socket blocks.
                 attachment.hang_up()
+                self.killed_by_host = True
                 self.engine.kill(container_id)
                 return
             try:
@@ -266,6 +296,9 @@ class _Attempt:
             problem = f"The grader could not start in the sandbox: {stderr_text[-500:]}"
         elif state.error:
             problem = f"The container failed: {state.error}"
+        elif (self.stream.result is None and not self.killed_by_host and not state.oom_killed
+              and state.exit_code in OUTSIDE_KILL_EXIT_CODES):
+            problem = f"The sandbox was stopped from outside the grader (exit code {state.exit_code})."
         outcome = classify_run(self.stream, RunFacts(
             runner="docker",
             wall_s=round(wall_s, 4),
@@ -274,6 +307,8 @@ class _Attempt:
             oom_killed=state.oom_killed,
             image_digest=self.digest,
             infrastructure_problem=problem,
+            cpu_limit_s=self.limits.cpu_s,
+            wall_limit_s=self.limits.wall_s,
         ))
         if self.stderr_bytes > self.limits.output_bytes and outcome.status == "crashed":
             outcome = dataclasses.replace(outcome, status="bad_output", detail="Grading stopped: too much output.")
@@ -329,8 +364,19 @@ def _submission_copy(submission: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _infrastructure(stream: HarnessStream, problem: str, digest: str | None = None, wall_s: float = 0.0) -> RunOutcome:
+def _infrastructure(
+    stream: HarnessStream, problem: str, limits: Limits, digest: str | None = None, wall_s: float = 0.0
+) -> RunOutcome:
     return classify_run(stream, RunFacts(
         runner="docker", wall_s=round(wall_s, 4), exit_code=None, image_digest=digest,
-        infrastructure_problem=problem,
+        infrastructure_problem=problem, cpu_limit_s=limits.cpu_s, wall_limit_s=limits.wall_s,
     ))
+
+
+def _needs_mnist(question: str) -> bool:
+    from grader.questions import get_question
+
+    try:
+        return get_question(question).needs_mnist
+    except KeyError:
+        return False

@@ -19,7 +19,7 @@ from test_worker_support import throwaway_postgres
 from gradebook import assignments, export, overrides, policies, regrade, roster, runs, status, submissions, users
 from gradebook.db import current_revision, make_engine, make_sessionmaker, migrate, transaction
 from gradebook.models import Assignment, AttemptRecord, Base, GradingRun, QuestionRecord, User
-from gradebook.storage import path_for, read_verified
+from gradebook.storage import read_verified
 from grader.report import Attempt, Environment, QuestionResult, Report
 
 NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
@@ -47,11 +47,6 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
             conn.execute(table.delete())
     yield make_sessionmaker(engine)
     engine.dispose()
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Path:
-    return tmp_path / "submissions"
 
 
 def _setup(session: Session, **kw: object) -> tuple[User, Assignment]:
@@ -84,7 +79,7 @@ def _grade(session: Session, run_id: int, points: dict[str, int]) -> None:
 
 
 def test_migrations_match_models(database_url: str) -> None:
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0004"
     migrate(database_url)  # idempotent
     engine = make_engine(database_url)
     with engine.connect() as conn:
@@ -115,35 +110,34 @@ def test_roster_import_and_authenticate(sessions: sessionmaker[Session], tmp_pat
         roster.write_credentials(creds, [])
 
 
-def test_upload_limits_give_next_allowed_time(sessions: sessionmaker[Session], storage: Path) -> None:
+def test_upload_limits_give_next_allowed_time(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         student, a = _setup(s, max_submissions=4)
-        sub, _ = submissions.create_submission(s, storage, student, a, b"print(1)\n", LIMITS, now=NOW)
-        assert read_verified(storage, sub.sha256) == b"print(1)\n"
-        assert path_for(storage, sub.sha256).stat().st_mode & 0o222 == 0
+        sub, _ = submissions.create_submission(s, student, a, b"print(1)\n", LIMITS, now=NOW)
+        assert read_verified(s, sub.sha256) == b"print(1)\n"
         early = submissions.check_upload(s, student, a, LIMITS, NOW + timedelta(seconds=30))
         assert not early.allowed and early.next_allowed_at == NOW + timedelta(seconds=60)
         for minutes in (2, 4):
-            submissions.create_submission(s, storage, student, a, b"x = %d\n" % minutes, LIMITS,
+            submissions.create_submission(s, student, a, b"x = %d\n" % minutes, LIMITS,
                                           now=NOW + timedelta(minutes=minutes))
         capped = submissions.check_upload(s, student, a, LIMITS, NOW + timedelta(minutes=10))
         assert not capped.allowed and capped.next_allowed_at == NOW + timedelta(days=1)
         day_later = NOW + timedelta(days=1, minutes=1)
-        submissions.create_submission(s, storage, student, a, b"y = 1\n", LIMITS, now=day_later)
+        submissions.create_submission(s, student, a, b"y = 1\n", LIMITS, now=day_later)
         final = submissions.check_upload(s, student, a, LIMITS, day_later + timedelta(hours=2))
         assert not final.allowed and final.next_allowed_at is None and "4 submissions" in final.reason
         with pytest.raises(submissions.UploadRejected):
-            submissions.create_submission(s, storage, student, a, b"z\n" * 10_000, LIMITS, now=day_later)
+            submissions.create_submission(s, student, a, b"z\n" * 10_000, LIMITS, now=day_later)
 
 
-def test_newer_upload_supersedes_queued_one(sessions: sessionmaker[Session], storage: Path) -> None:
+def test_newer_upload_supersedes_queued_one(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         student, a = _setup(s)
-        _, first = submissions.create_submission(s, storage, student, a, b"a = 1\n", LIMITS, now=NOW)
-        _, second = submissions.create_submission(s, storage, student, a, b"a = 2\n", LIMITS,
+        _, first = submissions.create_submission(s, student, a, b"a = 1\n", LIMITS, now=NOW)
+        _, second = submissions.create_submission(s, student, a, b"a = 2\n", LIMITS,
                                                   now=NOW + timedelta(minutes=2))
         assert runs.claim_run(s, second.id, "t", lease_s=60).state == "claimed"
-        _, third = submissions.create_submission(s, storage, student, a, b"a = 3\n", LIMITS,
+        _, third = submissions.create_submission(s, student, a, b"a = 3\n", LIMITS,
                                                  now=NOW + timedelta(minutes=4))
         states = {r.id: r.status for r in s.scalars(select(GradingRun).execution_options(populate_existing=True))}
     # A started run keeps going; only a waiting one is replaced.
@@ -152,10 +146,10 @@ def test_newer_upload_supersedes_queued_one(sessions: sessionmaker[Session], sto
         assert runs.claim_run(s, first.id, "t2", lease_s=60).state == "finished"
 
 
-def test_exactly_once_claims_and_writes(sessions: sessionmaker[Session], storage: Path) -> None:
+def test_exactly_once_claims_and_writes(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         student, a = _setup(s)
-        _, run = submissions.create_submission(s, storage, student, a, b"a = 1\n", LIMITS, now=NOW)
+        _, run = submissions.create_submission(s, student, a, b"a = 1\n", LIMITS, now=NOW)
         run_id = run.id
     with transaction(sessions) as s:
         assert runs.claim_run(s, run_id, "first", lease_s=60).state == "claimed"
@@ -187,10 +181,10 @@ def test_exactly_once_claims_and_writes(sessions: sessionmaker[Session], storage
             runs.record_question(s, run_id, "x", _question("q1", 0, outcome="infrastructure_error"), ENV)
 
 
-def test_concurrent_claims_have_one_winner(sessions: sessionmaker[Session], storage: Path) -> None:
+def test_concurrent_claims_have_one_winner(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         student, a = _setup(s)
-        _, run = submissions.create_submission(s, storage, student, a, b"a = 1\n", LIMITS, now=NOW)
+        _, run = submissions.create_submission(s, student, a, b"a = 1\n", LIMITS, now=NOW)
         run_id = run.id
     results: list[str] = []
     barrier = threading.Barrier(4)
@@ -208,14 +202,14 @@ def test_concurrent_claims_have_one_winner(sessions: sessionmaker[Session], stor
     assert sorted(results) == ["busy", "busy", "busy", "claimed"]
 
 
-def test_sweep_finds_dead_delayed_and_lost_runs(sessions: sessionmaker[Session], storage: Path) -> None:
+def test_sweep_finds_dead_delayed_and_lost_runs(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         student, a = _setup(s)
         other = users.create_user(s, "s2", "Bob", "pw")
         third = users.create_user(s, "s3", "Cy", "pw")
-        _, dead = submissions.create_submission(s, storage, student, a, b"a = 1\n", LIMITS, now=NOW)
-        _, delayed = submissions.create_submission(s, storage, other, a, b"a = 2\n", LIMITS, now=NOW)
-        _, lost = submissions.create_submission(s, storage, third, a, b"a = 3\n", LIMITS, now=NOW)
+        _, dead = submissions.create_submission(s, student, a, b"a = 1\n", LIMITS, now=NOW)
+        _, delayed = submissions.create_submission(s, other, a, b"a = 2\n", LIMITS, now=NOW)
+        _, lost = submissions.create_submission(s, third, a, b"a = 3\n", LIMITS, now=NOW)
         runs.claim_run(s, dead.id, "d", lease_s=60, now=NOW)
         runs.claim_run(s, delayed.id, "e", lease_s=60, now=NOW)
         runs.mark_delayed(s, delayed.id, "e", "engine down", retry_at=NOW + timedelta(seconds=30), now=NOW)
@@ -237,15 +231,15 @@ def test_sweep_finds_dead_delayed_and_lost_runs(sessions: sessionmaker[Session],
     assert runs.backoff_s(1) == 15 and runs.backoff_s(3) == 60 and runs.backoff_s(20) == 600
 
 
-def test_policies_overrides_and_export(sessions: sessionmaker[Session], storage: Path) -> None:
+def test_policies_overrides_and_export(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         student, a = _setup(s, late_due_at=NOW + timedelta(days=3), late_penalty_pct=25.0, score_policy="best")
         staff = users.create_user(s, "t1", "Tia", "pw", role="ta")
         users.create_user(s, "s9", "Nobody Yet", "pw")
-        sub1, r1 = submissions.create_submission(s, storage, student, a, b"a = 1\n", LIMITS, now=NOW)
+        sub1, r1 = submissions.create_submission(s, student, a, b"a = 1\n", LIMITS, now=NOW)
         _grade(s, r1.id, {"q1": 6, "q2": 2})
         late = NOW + timedelta(days=2)
-        sub2, r2 = submissions.create_submission(s, storage, student, a, b"a = 2\n", LIMITS, now=late)
+        sub2, r2 = submissions.create_submission(s, student, a, b"a = 2\n", LIMITS, now=late)
         _grade(s, r2.id, {"q1": 6, "q2": 6})
         assert sub2.late and not sub1.late
     with transaction(sessions) as s:
@@ -270,13 +264,13 @@ def test_policies_overrides_and_export(sessions: sessionmaker[Session], storage:
     assert rows[1]["student_id"] == "s9" and rows[1]["total"] == "0" and rows[1]["submitted_at"] == ""
 
 
-def test_regrade_change_set_diff_and_apply(sessions: sessionmaker[Session], storage: Path) -> None:
+def test_regrade_change_set_diff_and_apply(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as s:
         student, a = _setup(s)
         other = users.create_user(s, "s2", "Bob", "pw")
-        sub1, r1 = submissions.create_submission(s, storage, student, a, b"a = 1\n", LIMITS, now=NOW)
+        sub1, r1 = submissions.create_submission(s, student, a, b"a = 1\n", LIMITS, now=NOW)
         _grade(s, r1.id, {"q1": 6, "q2": 6})
-        sub2, r2 = submissions.create_submission(s, storage, other, a, b"a = 2\n", LIMITS, now=NOW)
+        sub2, r2 = submissions.create_submission(s, other, a, b"a = 2\n", LIMITS, now=NOW)
         _grade(s, r2.id, {"q1": 6, "q2": 0})
     with transaction(sessions) as s:
         failed = regrade.select_submissions(s, regrade.RegradeScope(assignment="hw1", only_failed=True))

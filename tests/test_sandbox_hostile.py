@@ -18,12 +18,13 @@ from grader.runs import RunOutcome, RunRequest
 from grader.scoring import score_attempt
 from sandbox import DockerRunner, DockerSettings, SandboxLimits
 from sandbox.engine import OWNER_LABEL, SANDBOX_LABEL, Engine
+from sandbox.owner import owner_id
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "reference_solutions" / "hostile"
 # A model that passes the sanity checks and does not train: always ok, below threshold, 2 points.
 NORMAL = REPO / "reference_solutions" / "broken" / "no_training.py"
-OWNER = "pytest-hostile"
+OWNER = owner_id("pytest-hostile")  # unique: other test runs share the engine
 LIMITS = SandboxLimits(wall_s=20.0, memory_mb=256, kill_grace_s=5.0)
 # 256 spinning copies of Python may or may not overrun 256 MB before the clock: give the bomb room.
 LIMITS_FOR = {"fork_bomb.py": SandboxLimits(wall_s=20.0, memory_mb=2048, kill_grace_s=5.0)}

@@ -21,12 +21,13 @@ from grader.scoring import score_attempt
 from sandbox import DockerRunner, DockerSettings, SandboxLimits, reap_orphans, run_submission
 from sandbox.engine import OWNER_LABEL, SANDBOX_LABEL, ContainerSpec, Engine, EngineError
 from sandbox.image import expected_tag, inputs_hash
+from sandbox.owner import owner_id
 from sandbox.runner import _Attempt, _Demuxer
 
 REPO = Path(__file__).resolve().parent.parent
 STAFF = REPO / "reference_solutions" / "staff" / "models.py"
 NO_TRAINING = REPO / "reference_solutions" / "broken" / "no_training.py"
-OWNER = "pytest-runner"
+OWNER = owner_id("pytest-runner")  # unique: other test runs share the engine
 
 
 # -- pure -----------------------------------------------------------------------------------------

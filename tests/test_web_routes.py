@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from test_worker_support import throwaway_postgres
 
 from gradebook import assignments, runs, submissions, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
+from gradebook.models import GradingRun
 from grader.report import Attempt, Environment, QuestionResult, Report
 from nngrade.settings import Settings
 from web import create_app
@@ -103,10 +105,10 @@ def course(tmp_path: Path, database_url: str) -> Iterator[Course]:
         alice = session.get(users.User, ids["alice"])
         bob = session.get(users.User, ids["bob"])
         assert alice is not None and bob is not None
-        a_sub, a_run = submissions.create_submission(session, settings.storage_dir, alice, assignment,
+        a_sub, a_run = submissions.create_submission(session, alice, assignment,
                                                      b"# alice\nx = 1\n", limits,
                                                      now=datetime.now(UTC) - timedelta(hours=2))
-        b_sub, _ = submissions.create_submission(session, settings.storage_dir, bob, assignment,
+        b_sub, _ = submissions.create_submission(session, bob, assignment,
                                                  b"# bob\ny = 2\n", limits,
                                                  now=datetime.now(UTC) - timedelta(hours=2))
         a_id, b_id, a_run_id, sha = a_sub.id, b_sub.id, a_run.id, a_sub.sha256
@@ -363,3 +365,19 @@ def test_security_headers(course: Course) -> None:
     response = course.app.test_client().get("/login")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_failed_run_is_on_the_dashboard_and_never_an_error_of_the_students(course: Course) -> None:
+    url = course.settings.database_url
+    engine = make_engine(url)
+    with transaction(make_sessionmaker(engine)) as session:
+        run_id = session.scalar(select(GradingRun.id).where(GradingRun.submission_id == course.bob_sub))
+        assert run_id is not None and runs.claim_run(session, run_id, "t", lease_s=60).state == "claimed"
+        assert runs.record_failure(session, run_id, "t", "Traceback ...\nKeyError: 'no such column'",
+                                   max_failures=1, retry_at=datetime.now(UTC)) == "failed"
+    engine.dispose()
+    html = login(course.app, "tara").get("/dashboard/").text
+    assert f"run {run_id} (bob): KeyError: &#39;no such column&#39;" in html
+    assert login(course.app, "tara").get("/dashboard/queue.json").get_json()["failed"] == 1
+    payload = login(course.app, "bob").get(f"/submissions/{course.bob_sub}/status.json").get_json()
+    assert payload["status"] == "queued" and "on our side" in payload["detail"]

@@ -6,6 +6,9 @@ engine that is down and comes back; a student upload during a regrade burst.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from test_worker_support import (
+    DATA_DIR,
     REPO,
     RedisServer,
     WorkerProcess,
@@ -55,8 +59,8 @@ class Service:
     workers: list[WorkerProcess]
 
     def worker(self, name: str, concurrency: int = 1, runner: str | None = "test_worker_support:make_test_runner",
-               **env: str) -> WorkerProcess:
-        options = dict(FAST)
+               options: dict[str, str] | None = None, **env: str) -> WorkerProcess:
+        options = {**FAST, **(options or {})}
         if runner:
             options["runner_factory"] = runner
         w = start_worker(self.tmp, {**self.env, **env}, name=name, concurrency=concurrency, options=options)
@@ -77,8 +81,7 @@ class Service:
     def upload(self, user: User, assignment: Assignment, source: Path, salt: str = "") -> int:
         data = source.read_bytes() + (f"\n# {salt}\n".encode() if salt else b"")
         with transaction(self.sessions) as s:
-            sub, run = submissions.create_submission(
-                s, self.settings.storage_dir, s.merge(user), s.merge(assignment), data, NO_LIMITS)
+            sub, run = submissions.create_submission(s, s.merge(user), s.merge(assignment), data, NO_LIMITS)
             submission_id, run_id = sub.id, run.id
         assert self.queue.enqueue_submission(submission_id) == run_id
         return run_id
@@ -109,12 +112,12 @@ def _service(tmp: Path, database_url: str, redis_url: str) -> Iterator[Service]:
         "NNGRADE_DATABASE_URL": database_url,
         "NNGRADE_REDIS_URL": redis_url,
         "NNGRADE_STORAGE_DIR": str(tmp / "submissions"),
-        "NNGRADE_DATA_DIR": str(REPO / "var" / "data"),
+        "NNGRADE_DATA_DIR": str(DATA_DIR),
         "NNGRADE_RUNNER": "local",
         "NNGRADE_TEST_RUNLOG": str(tmp / "runlog.txt"),
     }
     settings = Settings(var_dir=tmp / "var", database_url=database_url, redis_url=redis_url,
-                        data_dir=REPO / "var" / "data", storage_dir=tmp / "submissions", runner="local",
+                        data_dir=DATA_DIR, storage_dir=tmp / "submissions", runner="local",
                         secret_key="test", worker_concurrency=1)
     options = WorkerOptions(**{k: float(v) for k, v in FAST.items()})
     queue = GradingQueue(settings, options)
@@ -242,3 +245,33 @@ def test_student_upload_is_not_starved_by_a_regrade(pg_service: Service) -> None
             GradingRun.change_set_id == change_set, GradingRun.status != "done"))
     assert pending, "the student run should have started while the regrade was still draining"
 
+
+
+@pytest.mark.postgres
+def test_a_run_that_keeps_failing_is_shown_to_staff_and_retried_by_them(pg_service: Service) -> None:
+    svc = pg_service
+    fixed = svc.tmp / "bug-fixed"
+    svc.worker("buggy", options={"max_failures": "2"}, NNGRADE_TEST_BUG_FLAG=str(fixed))
+    run_id = svc.upload(svc.student("dee"), svc.assignment("hw1"), QUICK)
+    wait_for(lambda: svc.run(run_id).status == "failed", 60, "the run to fail twice")
+    run = svc.run(run_id)
+    assert run.failures == 2 and "KeyError: 'simulated bug in the grader'" in (run.failure or "")
+    with transaction(svc.sessions) as s:
+        assert s.scalar(select(func.count()).select_from(QuestionRecord)) == 0, "nothing charged"
+    time.sleep(3)  # past the lease and several sweeps: a failed run is not resent
+    assert svc.run(run_id).status == "failed"
+
+    env = {**os.environ, **svc.env, "PYTHONPATH": str(REPO)}
+    shown = subprocess.run([sys.executable, "-m", "cli.main", "status"], env=env, capture_output=True, text=True,
+                           timeout=60, cwd=REPO)
+    assert shown.returncode == 0, shown.stderr
+    assert "failed:        1" in shown.stdout and f"failed run {run_id}" in shown.stdout
+    assert "KeyError: 'simulated bug in the grader'" in shown.stdout and "Traceback" in shown.stdout
+    assert "buggy@" in shown.stdout
+
+    fixed.touch()  # the bug is fixed and deployed; an instructor retries the run
+    retried = subprocess.run([sys.executable, "-m", "cli.main", "retry", str(run_id)], env=env,
+                             capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert retried.returncode == 0 and "queued again" in retried.stdout, retried.stderr
+    svc.wait_done([run_id], 30)
+    assert svc.run(run_id).total_points == 2

@@ -27,6 +27,8 @@ from grader.runs import RunOutcome, RunRequest
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The MNIST cache workers grade with (as tests/conftest.py finds it).
+DATA_DIR = Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var" / "data"))
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://nngrade:nngrade@127.0.0.1:5432/nngrade"
 
 
@@ -152,7 +154,8 @@ class TestRunner:
 
     NNGRADE_TEST_RUNLOG: append "start <run question seed> <pid> <time>" lines, so a test knows what runs;
     NNGRADE_TEST_SLEEP_S: sleep before each attempt (a slow grade, to kill or to queue behind);
-    NNGRADE_TEST_ENGINE_FLAG: report infrastructure_error until this file exists (an engine that is down).
+    NNGRADE_TEST_ENGINE_FLAG: report infrastructure_error until this file exists (an engine that is down);
+    NNGRADE_TEST_BUG_FLAG: raise an unexpected exception until this file exists (a bug of ours).
     """
 
     __test__ = False
@@ -165,6 +168,7 @@ class TestRunner:
         self.runlog = os.environ.get("NNGRADE_TEST_RUNLOG")
         self.sleep_s = float(os.environ.get("NNGRADE_TEST_SLEEP_S", "0"))
         self.engine_flag = os.environ.get("NNGRADE_TEST_ENGINE_FLAG")
+        self.bug_flag = os.environ.get("NNGRADE_TEST_BUG_FLAG")
 
     def run(self, request: RunRequest, on_progress: Any = None) -> RunOutcome:
         self._log("start", request)
@@ -172,6 +176,8 @@ class TestRunner:
             return RunOutcome(status="infrastructure_error", observation=None,
                               detail="The container engine is not reachable.", wall_s=0.0, cpu_s=0.0,
                               peak_memory_mb=0.0, log_excerpt="", runner="local")
+        if self.bug_flag and not Path(self.bug_flag).exists():
+            raise KeyError("simulated bug in the grader")
         if self.sleep_s:
             time.sleep(self.sleep_s)
         outcome = self.inner.run(request, on_progress)

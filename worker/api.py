@@ -6,9 +6,7 @@ database and the workers' sweep sends it once the broker is back.
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,81 +15,59 @@ from sqlalchemy import select
 from gradebook.db import make_engine, make_sessionmaker, transaction
 from gradebook.models import GradingRun
 from gradebook.regrade import RegradeScope, create_change_set
-from gradebook.status import QueueCounts, queue_counts
+from gradebook.runs import retry_failed_run
+from gradebook.status import FailedRun, QueueCounts, failed_runs, queue_counts
+from gradebook.workers import WorkerState, live_workers
 from nngrade.settings import Settings
-from worker.options import BULK_QUEUE, QUEUES, STUDENT_QUEUE, TASK_NAME, WorkerOptions
+from worker.app import make_celery
+from worker.broker import broker_depths, publish_run
+from worker.options import WorkerOptions
 
 logger = logging.getLogger(__name__)
 
-TASK_ID_PREFIX = "run-"
-
-
-def queue_for(purpose: str) -> str:
-    return STUDENT_QUEUE if purpose == "submission" else BULK_QUEUE
-
-
-def publish_run(app: Any, run_id: int, purpose: str) -> bool:
-    """Send one grading task; False when the broker cannot be reached (the sweep will resend)."""
-    try:
-        app.send_task(TASK_NAME, args=(run_id,), queue=queue_for(purpose),
-                      task_id=f"{TASK_ID_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}")
-    except Exception as exc:  # kombu/redis raise many types for an unreachable broker
-        logger.warning("run %s not published (%s); the sweep will resend it", run_id, exc)
-        return False
-    return True
-
-
-def run_ids_in_broker(app: Any) -> set[int] | None:
-    """Run ids of tasks waiting in the queues or delivered but unacknowledged; None if Redis is unreachable."""
-    found: set[int] = set()
-    try:
-        with app.connection_for_write() as conn:
-            client = conn.default_channel.client
-            raw: list[Any] = []
-            for queue in QUEUES:
-                raw.extend(client.lrange(queue, 0, -1))
-            raw.extend(json.loads(v)[0] for v in client.hvals("unacked"))
-    except Exception as exc:
-        logger.warning("cannot inspect the broker: %s", exc)
-        return None
-    for item in raw:
-        message = json.loads(item) if isinstance(item, str | bytes) else item
-        task_id = str(message.get("headers", {}).get("id", ""))
-        if task_id.startswith(TASK_ID_PREFIX):
-            number = task_id[len(TASK_ID_PREFIX):].split("-", 1)[0]
-            if number.isdigit():
-                found.add(int(number))
-    return found
-
-
-def broker_depths(app: Any) -> dict[str, int] | None:
-    try:
-        with app.connection_for_write() as conn:
-            client = conn.default_channel.client
-            return {queue: int(client.llen(queue)) for queue in QUEUES}
-    except Exception:
-        return None
+__all__ = ["GradingQueue", "QueueStatus", "publish_run"]
 
 
 @dataclass(frozen=True)
 class QueueStatus:
     counts: QueueCounts  # from the database
     broker_depth: dict[str, int] | None  # messages waiting in Redis per queue; None when unreachable
-    workers: list[str]  # names of workers that answered a ping
+    live: list[WorkerState]  # workers whose heartbeat is fresh, from the database
+    failed: list[FailedRun]  # runs waiting for staff (`nngrade retry RUN`)
 
-    def lines(self) -> list[str]:
+    @property
+    def workers(self) -> list[str]:
+        """Identities of the live workers."""
+        return [w.id for w in self.live]
+
+    def lines(self, traceback_lines: int = 40, tracebacks: int = 5) -> list[str]:
+        """What `nngrade status` prints: counts, workers and their health, failed runs with the newest
+        `tracebacks` tracebacks (their last `traceback_lines` lines)."""
         c = self.counts
         depth = "unreachable" if self.broker_depth is None else ", ".join(
             f"{q} {n}" for q, n in self.broker_depth.items())
         oldest = "-" if c.oldest_wait_s is None else f"{c.oldest_wait_s:.0f} s"
-        return [
+        out = [
             f"queued:        {c.queued_student} student, {c.queued_bulk} regrade",
             f"running:       {c.running}",
             f"delayed:       {c.delayed} (infrastructure faults, retrying)",
+            f"failed:        {c.failed} (need staff: nngrade retry RUN)",
             f"oldest wait:   {oldest}",
             f"broker depth:  {depth}",
-            f"workers alive: {len(self.workers)}" + (f" ({', '.join(self.workers)})" if self.workers else ""),
+            f"workers alive: {len(self.live)}",
         ]
+        for w in self.live:
+            health = f"cannot grade: {w.problem}" if w.problem else "healthy"
+            out.append(f"  {w.id}  ({w.concurrency} processes, beat {w.heartbeat_age_s:.0f} s ago, {health})")
+        for number, f in enumerate(self.failed):
+            out.append(f"failed run {f.run_id} (submission {f.submission_id}, {f.username}, {f.purpose}, "
+                       f"{f.failures} failures): {f.summary}")
+            if number < tracebacks:
+                lines = f.failure.rstrip().splitlines()
+                if len(lines) > traceback_lines:
+                    lines = ["...", *lines[-traceback_lines:]]
+                out.extend(f"    {line}" for line in lines)
+        return out
 
 
 class GradingQueue:
@@ -99,8 +75,6 @@ class GradingQueue:
 
     def __init__(self, settings: Settings, options: WorkerOptions | None = None, app: Any = None) -> None:
         if app is None:
-            from worker.app import make_celery
-
             app = make_celery(settings, options)
         self.app = app
         self.settings = settings
@@ -151,13 +125,20 @@ class GradingQueue:
         self.enqueue_regrade(change_set_id)
         return change_set_id
 
-    def status(self, ping_timeout_s: float = 1.0) -> QueueStatus:
+    def status(self) -> QueueStatus:
+        """The queue from the database (counts, live workers by heartbeat, failed runs) and Redis's depth."""
+        lease_s = self.app.nngrade_options.lease_s
         with transaction(self.sessions) as session:
             counts = queue_counts(session)
-        workers: list[str] = []
-        try:
-            replies = self.app.control.ping(timeout=ping_timeout_s) or []
-            workers = sorted(name for reply in replies for name in reply)
-        except Exception as exc:
-            logger.warning("cannot ping workers: %s", exc)
-        return QueueStatus(counts, broker_depths(self.app), workers)
+            live = live_workers(session, lease_s)
+            failed = failed_runs(session)
+        return QueueStatus(counts, broker_depths(self.app), live, failed)
+
+    def retry(self, run_id: int) -> bool:
+        """Put a failed (or delayed) run back in the queue now and publish it; False if it is neither."""
+        with transaction(self.sessions) as session:
+            purpose = retry_failed_run(session, run_id)
+        if purpose is None:
+            return False
+        publish_run(self.app, run_id, purpose)
+        return True

@@ -32,3 +32,12 @@ class WorkerOptions:
     runner_factory: str | None = None
     # Seconds a publish may keep retrying while Redis is unreachable before giving up to the sweep.
     publish_timeout_s: float = 2.0
+    # A run whose grading fails unexpectedly (an exception of ours, its worker dying) this often is marked
+    # failed and waits for staff (`nngrade retry`) instead of looping.
+    max_failures: float = 5
+    # A sandbox whose owner is unknown (a `nngrade grade` process, an older version) is removed only when it
+    # is older than the longest wall-clock backstop of any assignment plus this.
+    orphan_grace_s: float = 600.0
+    # How often the worker checks its own health (MNIST cache, engine, image) and stops or resumes taking
+    # tasks accordingly.
+    health_interval_s: float = 30.0

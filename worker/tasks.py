@@ -1,11 +1,21 @@
-"""Thin tasks that take ids: claim the run, grade question by question, store each result, finish once."""
+"""Thin tasks that take ids: claim the run, grade question by question, store each result, finish once.
+
+Faults are sorted before anything is stored: an infrastructure fault (engine, database, stored file,
+MNIST cache, harness) delays the run with backoff, and any other exception of ours is recorded with its
+traceback and retried, until the run has failed `max_failures` times and waits for staff. Neither is ever
+recorded as the student's result.
+"""
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
+import traceback
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +31,12 @@ from gradebook.runs import (
     finish_run,
     heartbeat,
     mark_delayed,
+    record_failure,
     record_question,
     recorded_questions,
 )
-from gradebook.storage import path_for, read_verified
+from gradebook.storage import read_verified
+from grader.config import AssignmentConfig
 from grader.grading import environment_of, grade_question
 from grader.report import QuestionResult, Report
 from grader.runs import RunOutcome
@@ -39,7 +51,7 @@ class InfrastructureFault(Exception):
 
 
 def register_tasks(app: Any) -> None:
-    context = ProcessContext(app.nngrade_settings, app.nngrade_options)
+    context = ProcessContext(app.nngrade_settings, app.nngrade_options, getattr(app, "nngrade_worker_id", None))
     app.nngrade_context = context
 
     @app.task(  # type: ignore[untyped-decorator]  # celery is untyped
@@ -54,7 +66,7 @@ def grade(context: ProcessContext, run_id: int) -> str:
     token = uuid.uuid4().hex
     try:
         with transaction(context.sessions) as session:
-            claim = claim_run(session, run_id, token, options.lease_s)
+            claim = claim_run(session, run_id, token, options.lease_s, worker_id=context.worker_id)
     except SQLAlchemyError:
         # The database is down: the run stays queued there and the sweep resends it when it is back.
         logger.exception("run %s: cannot claim, database unavailable", run_id)
@@ -70,12 +82,15 @@ def grade(context: ProcessContext, run_id: int) -> str:
         logger.warning("run %s: infrastructure fault, will retry: %s", run_id, exc)
         _delay(context, run_id, token, f"{type(exc).__name__}: {exc}")
         return "delayed"
+    except Exception:
+        # A bug of ours (or a library's): never the student's result. Kept with its traceback for staff.
+        logger.exception("run %s: grading failed unexpectedly", run_id)
+        return _fail(context, run_id, token, traceback.format_exc())
     finally:
         beat.stop()
 
 
 def _grade_claimed(context: ProcessContext, run_id: int, token: str) -> str:
-    settings = context.settings
     with transaction(context.sessions) as session:
         run = session.get(GradingRun, run_id)
         assert run is not None  # claimed just now
@@ -83,8 +98,16 @@ def _grade_claimed(context: ProcessContext, run_id: int, token: str) -> str:
         sha256 = run.submission.sha256
         filename = run.submission.filename
         done = recorded_questions(session, run_id)
-    read_verified(settings.storage_dir, sha256)
-    submission = path_for(settings.storage_dir, sha256)
+        source = read_verified(session, sha256)
+    with _submission_file(source) as submission:
+        return _grade_file(context, run_id, token, submission, config, sha256, filename, done)
+
+
+def _grade_file(
+    context: ProcessContext, run_id: int, token: str, submission: Path, config: AssignmentConfig, sha256: str,
+    filename: str, done: dict[str, QuestionResult],
+) -> str:
+    settings = context.settings
     runner = context.runner
     started = time.monotonic()
     results: list[QuestionResult] = []
@@ -94,8 +117,10 @@ def _grade_claimed(context: ProcessContext, run_id: int, token: str) -> str:
             results.append(done[question])
             continue
         result = grade_question(submission, question, config, runner, Path(settings.data_dir), on_run=runs.append)
-        if result.outcome == "infrastructure_error":
-            raise InfrastructureFault(f"{question}: {result.counted.detail}")
+        # Any attempt, not only the counted one: a retry seed lost to our fault is a retry the student lost.
+        broken = next((a for a in result.attempts if a.outcome == "infrastructure_error"), None)
+        if broken is not None:
+            raise InfrastructureFault(f"{question}: {broken.detail}")
         environment = environment_of(runner, runs)
         with transaction(context.sessions) as session:
             if not record_question(session, run_id, token, result, environment):
@@ -115,6 +140,29 @@ def _grade_claimed(context: ProcessContext, run_id: int, token: str) -> str:
     logger.info("run %s: %s, %s/%s points", run_id, "finished" if finished else "claim lost",
                 report.total_points, report.max_points)
     return "done" if finished else "lost"
+
+
+@contextmanager
+def _submission_file(source: bytes) -> Iterator[Path]:
+    """The stored upload as a models.py the runner can copy, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="nngrade-run-") as tmp:
+        path = Path(tmp) / "models.py"
+        path.write_bytes(source)
+        yield path
+
+
+def _fail(context: ProcessContext, run_id: int, token: str, trace: str) -> str:
+    options = context.options
+    try:
+        with transaction(context.sessions) as session:
+            run = session.get(GradingRun, run_id)
+            wait = backoff_s((run.failures if run else 0) + 1, options.retry_base_s, options.retry_cap_s)
+            status = record_failure(session, run_id, token, trace, max_failures=max(1, int(options.max_failures)),
+                                    retry_at=utcnow() + timedelta(seconds=wait))
+    except SQLAlchemyError:
+        logger.exception("run %s: cannot record the failure", run_id)
+        return "failed to record"
+    return status or "lost"
 
 
 def _delay(context: ProcessContext, run_id: int, token: str, reason: str) -> None:

@@ -26,6 +26,7 @@ class DigitClassificationQuestion(Question):
     metric_name = "accuracy"
     threshold = 0.97
     comparison = ">="
+    needs_mnist = True
 
     def make_dataset(self, backend: ModuleType, model: Any) -> Any:
         return backend.DigitClassificationDataset(model)

@@ -73,7 +73,8 @@ def graded_runs(session: Session, assignment: Assignment, limit: int) -> list[Ru
 
 
 def queue_health(session: Session, workers: int | None) -> QueueHealth:
-    """Waiting, running and delayed runs, the oldest wait, and the median wait of recent runs (seconds)."""
+    """Waiting, running, delayed and failed runs, the oldest wait, and the median wait of recent runs
+    (seconds)."""
     counts = status.queue_counts(session)
     waits = [
         (started - created).total_seconds()
@@ -91,6 +92,8 @@ def queue_health(session: Session, workers: int | None) -> QueueHealth:
         median_wait_s=statistics.median(waits) if waits else None,
         delayed=counts.delayed,
         queued_regrades=counts.queued_bulk,
+        failed=counts.failed,
+        failed_runs=tuple((f.run_id, f.username, f.summary) for f in status.failed_runs(session, 10)),
     )
 
 

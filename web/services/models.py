@@ -140,6 +140,8 @@ class QueueHealth:
     median_wait_s: float | None
     delayed: int = 0
     queued_regrades: int = 0
+    failed: int = 0  # runs that failed unexpectedly too often: staff retry them (`nngrade retry RUN`)
+    failed_runs: tuple[tuple[int, str, str], ...] = ()  # (run id, username, last line of the failure)
     checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

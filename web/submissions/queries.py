@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import bindparam, case, func, select
@@ -20,10 +19,12 @@ from grader.questions import get_question
 from grader.report import Report
 from web.services.models import GradeView, OverrideView, SubmissionView, UploadAllowance
 
+# A failed run waits for staff: to the student it is still waiting, never an error of theirs.
 RUN_STATE = {"queued": "queued", "delayed": "queued", "running": "running", "done": "graded",
-             "superseded": "superseded", "cancelled": "cancelled"}
+             "superseded": "superseded", "cancelled": "cancelled", "failed": "queued"}
 _WAITING = ("queued", "delayed")
 _DELAYED = "Grading delayed by a problem on our side; it will be retried automatically."
+_FAILED = "Grading hit a problem on our side; staff have been told and will grade it again."
 _SUPERSEDED = "A newer upload replaced this one before grading started."
 
 
@@ -59,6 +60,8 @@ def submission_status(session: Session, submission_id: int) -> SubmissionView | 
     if run is not None and run.status in _WAITING:
         position = 1 + (run.waiting_before or 0)
         detail = _DELAYED if run.status == "delayed" else ""
+    elif run is not None and run.status == "failed":
+        detail = _FAILED
     elif run is not None and run.status == "running":
         detail = "Training and checking your models"
     elif state == "superseded":
@@ -75,13 +78,13 @@ def submission_status(session: Session, submission_id: int) -> SubmissionView | 
     )
 
 
-def source_bytes(session: Session, storage_dir: Path, submission_id: int) -> bytes | None:
+def source_bytes(session: Session, submission_id: int) -> bytes | None:
     """The uploaded file as stored (digest verified), or None when missing or damaged."""
     digest = session.scalar(select(Submission.sha256).where(Submission.id == submission_id))
     if digest is None:
         return None
     try:
-        return storage.read_verified(storage_dir, digest)
+        return storage.read_verified(session, digest)
     except OSError:
         return None
 
@@ -205,6 +208,8 @@ def _view(session: Session, s: Submission, *, with_report: bool, number: int | N
                 GradingRun.status.in_(_WAITING), GradingRun.purpose == "submission",
                 GradingRun.enqueued_at < run.enqueued_at)) or 0)
         detail = _DELAYED if run.status == "delayed" else ""
+    elif run is not None and run.status == "failed":
+        detail = _FAILED
     elif run is not None and run.status == "running":
         done = list(run.questions) if with_report else []
         detail = "Training and checking your models" + (f" ({', '.join(q.question for q in done)} done)"

@@ -2,7 +2,7 @@
 
 An upload names its assignment in the URL (/assignments/<slug>/submissions); the portal never picks one.
 The path of an upload: `upload` → grader.source.check_source (is it a models.py?) →
-gradebook.submissions.create_submission (limits, file store, queued run) → commit → web.queue (publish).
+gradebook.submissions.create_submission (limits, stored bytes, queued run) → commit → web.queue (publish).
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def upload(slug: str) -> BaseResponse | tuple[str, int]:
     if owner is None or target is None:
         abort(404)
     try:
-        submission, run = submissions.create_submission(session, _settings().storage_dir, owner, target, data,
-                                                        _limits(), filename=EXPECTED_NAME)
+        submission, run = submissions.create_submission(session, owner, target, data, _limits(),
+                                                        filename=EXPECTED_NAME)
     except submissions.UploadRejected as rejected:
         session.rollback()
         message = queries.allowance(rejected.decision).message
@@ -174,7 +174,7 @@ def status(submission_id: int) -> Response:
 def source(submission_id: int) -> Response:
     """The uploaded file as stored."""
     submission = visible_submission(submission_id, lean=True)
-    data = queries.source_bytes(read_session(), _settings().storage_dir, submission.id)
+    data = queries.source_bytes(read_session(), submission.id)
     if data is None:
         abort(404)
     name = f"{submission.username}-{submission.number}-models.py"
