@@ -58,7 +58,7 @@ def measure(variant, shape, steps, allocator, data_dir):
     wall_s = time.perf_counter() - started
     process.returncode = status  # reaped by wait4 above
     if status != 0:
-        raise RuntimeError("{} {} {} failed with status {}".format(variant, shape, allocator, status))
+        raise RuntimeError(f"{variant} {shape} {allocator} failed with status {status}")
     result = json.loads(out.decode().strip().splitlines()[-1])
     result.update(process_wall_s=wall_s, process_cpu_s=usage.ru_utime + usage.ru_stime,
                   minor_faults=usage.ru_minflt)
@@ -78,10 +78,7 @@ def summarize(cells, steps_of):
             vs_literal = [r[variant]["loop_cpu_s"] / r["literal"]["loop_cpu_s"] for r in rounds]
             faults = [r[variant]["minor_faults"] / steps for r in rounds]
             process = [r[variant]["process_wall_s"] for r in rounds]
-            print("{:<16}{:<5}{:<9}{:>12.1f}{:>12.1f}{:>10.3f}{:>10.3f}{:>12.1f}{:>12.2f}".format(
-                allocator, shape, variant, statistics.median(cpu), statistics.median(wall),
-                statistics.median(vs_floor), statistics.median(vs_literal), statistics.median(faults),
-                statistics.median(process)))
+            print(f"{allocator:<16}{shape:<5}{variant:<9}{statistics.median(cpu):>12.1f}{statistics.median(wall):>12.1f}{statistics.median(vs_floor):>10.3f}{statistics.median(vs_literal):>10.3f}{statistics.median(faults):>12.1f}{statistics.median(process):>12.2f}")
         digests = {variant: {r[variant]["digest"] for r in rounds} for variant in VARIANTS}
         same = digests["ours"] == digests["literal"] and len(digests["ours"]) == 1
         print("{:<16}{:<5}final parameters and losses: ours == literal: {}, floor == literal: {} ({})".format(
@@ -94,7 +91,7 @@ def run_here(args):
     allocators = [name for name in args.allocators.split(",") if name]
     for name in allocators:
         if name == "jemalloc" and not os.path.exists(JEMALLOC):
-            raise SystemExit("jemalloc is not installed here ({})".format(JEMALLOC))
+            raise SystemExit(f"jemalloc is not installed here ({JEMALLOC})")
     with open("/proc/loadavg") as handle:
         load_before = handle.read().split()[:3]
     numpy_version = subprocess.run([sys.executable, "-c", "import numpy; print(numpy.__version__)"],
@@ -112,7 +109,7 @@ def run_here(args):
             allocator, shape = key
             cells[key].append({variant: measure(variant, shape, steps_of[shape], allocator, args.data_dir)
                                for variant in order})
-        print("round {} done".format(round_number + 1), file=sys.stderr, flush=True)
+        print(f"round {round_number + 1} done", file=sys.stderr, flush=True)
     with open("/proc/loadavg") as handle:
         print("load average after: {}".format(" ".join(handle.read().split()[:3])))
     summarize(cells, steps_of)
@@ -129,7 +126,7 @@ def run_in_era_stack(args, argv):
     command = ["docker", "run", "--rm", "--network", "none", "--user", "10001:10001"]
     command += ["-e", "OPENBLAS_CORETYPE=" + coretype] if coretype else []
     command += ["-v", REPO + ":/repo:ro", "-v", os.path.join(data_dir, "public") + ":/data/public:ro",
-                image, "python3", "-B", "/repo/bench/bench_nn_step.py", "--data-dir", "/data"] + inner
+                image, "python3", "-B", "/repo/bench/bench_nn_step.py", "--data-dir", "/data", *inner]
     sys.exit(subprocess.run(command).returncode)
 
 

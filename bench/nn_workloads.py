@@ -50,7 +50,7 @@ def import_kit(variant):
 # --- the student's models, as in real submissions ---------------------------------------------------
 
 
-class RegressionModel(object):
+class RegressionModel:
     def __init__(self, nn):
         self.nn = nn
         self.w1 = nn.Parameter(1, Q1_HIDDEN)
@@ -73,13 +73,13 @@ class RegressionModel(object):
         while len(losses) < steps:
             for x, y in dataset.iterate_once(Q1_BATCH):
                 grads = nn.gradients(self.get_loss(x, y), self.params)
-                for param, grad in zip(self.params, grads):
+                for param, grad in zip(self.params, grads):  # noqa: B905 (runs on Python 3.9)
                     param.update(grad, -Q1_RATE)
             losses.append(nn.as_scalar(self.get_loss(nn.Constant(dataset.x), nn.Constant(dataset.y))))
         return losses
 
 
-class DigitClassificationModel(object):
+class DigitClassificationModel:
     def __init__(self, nn):
         self.nn = nn
         self.w1 = nn.Parameter(784, Q2_HIDDEN)
@@ -102,7 +102,7 @@ class DigitClassificationModel(object):
         while done < steps:
             for x, y in dataset.iterate_once(Q2_BATCH):
                 grads = nn.gradients(self.get_loss(x, y), self.params)
-                for param, grad in zip(self.params, grads):
+                for param, grad in zip(self.params, grads):  # noqa: B905 (runs on Python 3.9)
                     param.update(grad, -Q2_RATE)
                 done += 1
                 if done % Q2_EPOCH_STEPS == 0:
@@ -125,7 +125,7 @@ def init_like_parameters(np, shapes):
 
 
 def update(np, weights, grads, rate):
-    for weight, grad in zip(weights, grads):
+    for weight, grad in zip(weights, grads):  # noqa: B905 (runs on Python 3.9)
         weight += -rate * grad
         if not np.isfinite(weight).all():
             raise FloatingPointError("Parameter contains NaN or infinity after update, cannot continue")

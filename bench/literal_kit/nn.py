@@ -15,7 +15,7 @@ def format_shape(shape):
 
 class Node:
     def __repr__(self):
-        return "<{} shape={} at {}>".format(type(self).__name__, format_shape(np.shape(self.data)), hex(id(self)))
+        return f"<{type(self).__name__} shape={format_shape(np.shape(self.data))} at {hex(id(self))}>"
 
 
 class DataNode(Node):
@@ -33,7 +33,7 @@ class DataNode(Node):
 
 class Parameter(DataNode):
     def __init__(self, *shape):
-        assert len(shape) == 2, "Shape must have 2 dimensions, instead has {}".format(len(shape))
+        assert len(shape) == 2, f"Shape must have 2 dimensions, instead has {len(shape)}"
         assert all(isinstance(dim, int) and dim > 0 for dim in shape), "Shape must consist of positive integers"
         limit = np.sqrt(3.0 / np.mean(shape))
         super().__init__(np.random.uniform(low=-limit, high=limit, size=shape))
@@ -178,11 +178,11 @@ def gradients(loss, parameters):
     grads[loss] = 1.0
     for node in reversed(tape):
         parent_grads = node._backward(grads[node], *(parent.data for parent in node.parents))
-        for parent, parent_grad in zip(node.parents, parent_grads):
+        for parent, parent_grad in zip(node.parents, parent_grads):  # noqa: B905 (runs on Python 3.9)
             grads[parent] += parent_grad
     return [Constant(grads[parameter]) for parameter in parameters]
 
 
 def as_scalar(node):
-    assert np.size(node.data) == 1, "Node has shape {}, cannot convert to a scalar".format(node.data.shape)
+    assert np.size(node.data) == 1, f"Node has shape {node.data.shape}, cannot convert to a scalar"
     return node.data.item()

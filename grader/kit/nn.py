@@ -137,7 +137,7 @@ class Parameter(DataNode):
                 f"instead got {type(multiplier).__name__}"
             )
         self.data += multiplier * direction.data
-        if not np.isfinite(self.data).all():
+        if not _all_finite(self.data):
             raise NonFiniteError("Parameter contains NaN or infinity after update, cannot continue")
 
 
@@ -145,6 +145,10 @@ class Constant(DataNode):
     """A fixed float array, e.g. a batch of inputs or labels; datasets and `gradients` create them."""
 
     def __init__(self, data: Any) -> None:
+        if type(data) is np.ndarray and data.dtype.kind == "f":  # the usual case, checked cheaply
+            self.parents = []
+            self.data = data
+            return
         if not isinstance(data, np.ndarray):
             raise NodeTypeError(
                 f"Constant data must be a numpy array (convert with np.asarray), "
@@ -158,12 +162,20 @@ class Constant(DataNode):
         super().__init__(data)
 
 
+def _all_finite(values: Any) -> bool:
+    """np.isfinite(values).all() (never a floating-point warning), without .all()'s Python wrapper."""
+    if type(values) is np.ndarray:
+        return bool(np.logical_and.reduce(np.isfinite(values), axis=None))
+    return bool(np.isfinite(values).all())
+
+
 def _check_nodes(owner: str, parents: Sequence[object]) -> None:
-    if not all(isinstance(parent, Node) for parent in parents):
-        raise NodeTypeError(
-            f"Inputs to {owner} must be nodes (wrap arrays in nn.Constant), "
-            f"instead got types {_type_names(parents)}"
-        )
+    for parent in parents:
+        if not isinstance(parent, Node):
+            raise NodeTypeError(
+                f"Inputs to {owner} must be nodes (wrap arrays in nn.Constant), "
+                f"instead got types {_type_names(parents)}"
+            )
 
 
 def _check_arity(owner: str, inputs: Sequence[Any], count: int) -> None:
@@ -175,6 +187,11 @@ def _check_2d(owner: str, inputs: Sequence[Any]) -> None:
     if not all(np.ndim(value) == 2 for value in inputs):
         shapes = " and ".join(format_shape(np.shape(value)) for value in inputs)
         raise ShapeError(f"{owner} inputs must be 2-D (batch x features), instead got shapes {shapes}")
+
+
+def _both_2d(a: Any, b: Any) -> bool:
+    """Both values are plain 2-D numpy arrays: a node's fast path may compute without the general checks."""
+    return type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
 
 
 def _check_same_shape(a: Any, b: Any) -> None:
@@ -204,6 +221,19 @@ class FunctionNode(Node):
 class Add(FunctionNode):
     """Element-wise sum: ``Add(x, y)`` with x and y both B×F gives B×F."""
 
+    def __init__(self, *parents: Node) -> None:
+        # The exact class with its own forward and valid 2-D arrays: computed here, with the same
+        # expression; anything else (a subclass's forward, an error to report) takes the general path.
+        if len(parents) == 2 and type(self)._forward is _add_forward:
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if _both_2d(a, b) and a.shape == b.shape:
+                    self.parents = parents
+                    self.data = a + b
+                    return
+        super().__init__(*parents)
+
     @staticmethod
     def _forward(*inputs: Any) -> Any:
         _check_arity("Add", inputs, 2)
@@ -216,8 +246,23 @@ class Add(FunctionNode):
         return [gradient, gradient]
 
 
+_add_forward = Add._forward
+
+
 class AddBias(FunctionNode):
     """Adds a bias row to every row: ``AddBias(features, bias)``, B×F and 1×F give B×F."""
+
+    def __init__(self, *parents: Node) -> None:
+        # As Add.__init__.
+        if len(parents) == 2 and type(self)._forward is _add_bias_forward:
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if _both_2d(a, b) and b.shape[0] == 1 and b.shape[1] == a.shape[1]:
+                    self.parents = parents
+                    self.data = a + b
+                    return
+        super().__init__(*parents)
 
     @staticmethod
     def _forward(*inputs: Any) -> Any:
@@ -234,6 +279,9 @@ class AddBias(FunctionNode):
     @staticmethod
     def _backward(gradient: Any, *inputs: Any) -> list[Any]:
         return [gradient, np.sum(gradient, axis=0, keepdims=True)]
+
+
+_add_bias_forward = AddBias._forward
 
 
 class DotProduct(FunctionNode):
@@ -265,6 +313,18 @@ class DotProduct(FunctionNode):
 class Linear(FunctionNode):
     """Matrix product: ``Linear(features, weights)``, B×I and I×O give B×O."""
 
+    def __init__(self, *parents: Node) -> None:
+        # As Add.__init__.
+        if len(parents) == 2 and type(self)._forward is _linear_forward:
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if _both_2d(a, b) and a.shape[1] == b.shape[0]:
+                    self.parents = parents
+                    self.data = np.dot(a, b)
+                    return
+        super().__init__(*parents)
+
     @staticmethod
     def _forward(*inputs: Any) -> Any:
         _check_arity("Linear", inputs, 2)
@@ -282,8 +342,22 @@ class Linear(FunctionNode):
         return [np.dot(gradient, inputs[1].T), np.dot(inputs[0].T, gradient)]
 
 
+_linear_forward = Linear._forward
+
+
 class ReLU(FunctionNode):
     """Element-wise ``max(x, 0)``: ``ReLU(x)`` keeps x's B×F shape."""
+
+    def __init__(self, *parents: Node) -> None:
+        if len(parents) == 1 and type(self)._forward is _relu_forward:  # as in Add.__init__
+            (source,) = parents
+            if isinstance(source, Node):
+                x = source.data
+                if type(x) is np.ndarray and x.ndim == 2:
+                    self.parents = parents
+                    self.data = np.maximum(x, 0)
+                    return
+        super().__init__(*parents)
 
     @staticmethod
     def _forward(*inputs: Any) -> Any:
@@ -296,8 +370,23 @@ class ReLU(FunctionNode):
         return [gradient * np.where(inputs[0] > 0, 1.0, 0.0)]
 
 
+_relu_forward = ReLU._forward
+
+
 class SquareLoss(FunctionNode):
     """Regression loss ``mean((a - b)² / 2)``: ``SquareLoss(a, b)`` with a and b both B×F, a 0-d value."""
+
+    def __init__(self, *parents: Node) -> None:
+        if len(parents) == 2 and type(self)._forward is _square_loss_forward:  # as in Add.__init__
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if (_both_2d(a, b) and a.shape == b.shape and a.dtype == np.float64 and b.dtype == np.float64
+                        and a.size):
+                    self.parents = parents
+                    self.data = _square_loss_value(a, b)
+                    return
+        super().__init__(*parents)
 
     @staticmethod
     def _forward(*inputs: Any) -> Any:
@@ -310,6 +399,21 @@ class SquareLoss(FunctionNode):
     def _backward(gradient: Any, *inputs: Any) -> list[Any]:
         a, b = inputs
         return [gradient * (a - b) / a.size, gradient * (b - a) / a.size]
+
+
+_square_loss_forward = SquareLoss._forward
+
+
+def _square_loss_value(a: Any, b: Any) -> Any:
+    """np.mean(np.square(a - b) / 2) for float64 a and b of one shape with elements, in one temporary.
+
+    The same operations in the same order as the expression (np.mean is add.reduce, then a division by
+    the count, as a float64), so the same bits.
+    """
+    difference = a - b
+    np.square(difference, out=difference)
+    np.true_divide(difference, 2, out=difference)
+    return np.float64(np.add.reduce(difference, axis=None) / difference.size)
 
 
 class SoftmaxLoss(FunctionNode):
@@ -386,12 +490,16 @@ def _check_softmax_inputs(inputs: Sequence[Any]) -> Any:
 #
 # Contract: visit the nodes in reverse of a depth-first post-order from the loss (parents in argument
 # order); each node's gradient starts as zeros_like(data) (the loss's as the float 1.0) and every
-# contribution is added in that order. The fast path below computes only contributions that can reach
-# a requested parameter, and reproduces the zero-start by adding 0.0 (turning -0.0 into +0.0) to
-# the first contribution when it is an array we own of the right dtype and shape.
-# Accumulators therefore never hold -0.0, which is what lets them be passed on without copying.
-
-_FRESH, _CLEAN, _FOREIGN = 0, 1, 2  # kinds of contribution, see _Accumulator.add
+# contribution is added in that order. The fast path computes only contributions that can reach a
+# requested parameter, keeps the first contribution itself instead of adding it to zeros, and adds the
+# next ones into it in place when nobody else holds that array.
+#
+# Skipping the zeros changes nothing but the sign of some zeros: 0.0 + c equals c except that -0.0
+# becomes +0.0. Our own backward operations (products, sums, matrix products, divisions by a count) map
+# inputs that differ only in the sign of zeros to outputs that differ only in the sign of zeros, so the
+# difference can only reach what is observable as a signed zero. What is observable gets the zeros start
+# back by adding 0.0: every returned parameter gradient (the contract's never holds -0.0), and every
+# gradient handed to a student's own `_backward`.
 
 _FAST_TYPES = frozenset(
     {Constant, Parameter, Add, AddBias, DotProduct, Linear, ReLU, SquareLoss, SoftmaxLoss}
@@ -399,7 +507,7 @@ _FAST_TYPES = frozenset(
 
 
 class _Accumulator:
-    """Per-node gradient sums with the contract's zeros-then-add semantics."""
+    """Per-node gradient sums: ``grads[node]``, and which of those arrays we may write into."""
 
     __slots__ = ("grads", "owned")
 
@@ -408,28 +516,23 @@ class _Accumulator:
         # Nodes whose gradient array nobody else references, so it may be added into in place.
         self.owned: set[Node] = set()
 
-    def add(self, node: Node, contribution: Any, kind: int) -> None:
-        """kind: _FRESH (a new array of ours), _CLEAN (another node's sum), _FOREIGN (anything)."""
+    def add(self, node: Node, contribution: Any, fresh: bool) -> None:
+        """Add a contribution; fresh: a new array of ours, else another node's gradient (shared)."""
         grads = self.grads
         current = grads.get(node)
         if current is None:
             data = node.data
             if (
-                kind != _FOREIGN
-                and type(contribution) is np.ndarray
+                type(contribution) is np.ndarray
                 and type(data) is np.ndarray
                 and contribution.dtype == data.dtype
                 and contribution.shape == data.shape
             ):
-                if kind == _FRESH:
-                    np.add(contribution, 0.0, out=contribution)
-                    self.owned.add(node)
                 grads[node] = contribution
-            else:
-                total = np.zeros_like(data)
-                total += contribution
-                grads[node] = total
-                self.owned.add(node)
+                if fresh:
+                    self.owned.add(node)
+            else:  # a cast or a broadcast: exactly the contract's zeros-then-add
+                self.add_foreign(node, contribution)
         elif node in self.owned:
             current += contribution
         else:
@@ -438,17 +541,28 @@ class _Accumulator:
             grads[node] = total
             self.owned.add(node)
 
-    def get(self, node: Node) -> Any:
-        gradient = self.grads.get(node)
-        return np.zeros_like(node.data) if gradient is None else gradient
+    def add_foreign(self, node: Node, contribution: Any) -> None:
+        """Add a contribution from a student's `_backward`: never kept, since they may still hold it."""
+        current = self.grads.get(node)
+        if current is None:
+            total = np.zeros_like(node.data)
+            total += contribution
+            self.grads[node] = total
+            self.owned.add(node)
+        else:
+            self.add(node, contribution, False)
 
-    def get_private(self, node: Node) -> Any:
-        """The node's gradient as an array no other node's gradient shares."""
+    def observable(self, node: Node) -> Any:
+        """The node's gradient as the contract has it (zeros start included), in an array of its own."""
         gradient = self.grads.get(node)
         if gradient is None:
             return np.zeros_like(node.data)
-        if node not in self.owned and isinstance(gradient, np.ndarray):
-            return gradient.copy()
+        if type(gradient) is not np.ndarray or gradient.dtype.kind not in "fc":
+            return gradient.copy() if isinstance(gradient, np.ndarray) and node not in self.owned else gradient
+        if node in self.owned:
+            return np.add(gradient, 0.0, out=gradient)
+        self.owned.add(node)
+        self.grads[node] = gradient = np.add(gradient, 0.0)
         return gradient
 
 
@@ -481,10 +595,11 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
             f"Loss must be a SquareLoss or SoftmaxLoss node, instead got {type(loss).__name__}"
         )
     parameters = list(parameters)
-    if not all(isinstance(parameter, Parameter) for parameter in parameters):
-        raise NodeTypeError(
-            f"Parameters must all be nn.Parameter nodes, instead got types {_type_names(parameters)}"
-        )
+    for parameter in parameters:
+        if not isinstance(parameter, Parameter):
+            raise NodeTypeError(
+                f"Parameters must all be nn.Parameter nodes, instead got types {_type_names(parameters)}"
+            )
     if getattr(loss, "used", False):
         raise GraphReuseError("Loss node has already been used for backpropagation, cannot reuse")
     loss.used = True
@@ -495,15 +610,17 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
     # types (students' own FunctionNode subclasses) always matter: their _backward runs as written.
     relevant: set[Node] = set()
     for node in tape:
-        if (
-            node in requested
-            or type(node) not in _FAST_TYPES
-            or any(parent in relevant for parent in node.parents)
-        ):
+        if node in requested or type(node) not in _FAST_TYPES:
             relevant.add(node)
+        else:
+            for parent in node.parents:
+                if parent in relevant:
+                    relevant.add(node)
+                    break
 
     acc = _Accumulator()
-    acc.grads[loss] = 1.0
+    grads = acc.grads
+    grads[loss] = 1.0
     for node in reversed(tape):
         kind = type(node)
         if kind is DotProduct:
@@ -513,65 +630,84 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
         parents = node.parents
         if kind is Linear:
             features, weights = parents
-            gradient = acc.get(node)
+            gradient = grads[node]
             if features in relevant:
-                acc.add(features, np.dot(gradient, weights.data.T), _FRESH)
+                acc.add(features, np.dot(gradient, weights.data.T), True)
             if weights in relevant:
-                acc.add(weights, np.dot(features.data.T, gradient), _FRESH)
+                acc.add(weights, np.dot(features.data.T, gradient), True)
         elif kind is AddBias:
             features, bias = parents
-            gradient = acc.get(node)
+            gradient = grads[node]
             if features in relevant:
-                acc.add(features, gradient, _CLEAN)
+                acc.add(features, gradient, False)
             if bias in relevant:
-                acc.add(bias, np.sum(gradient, axis=0, keepdims=True), _FRESH)
+                if type(gradient) is np.ndarray:  # np.sum's own reduction, without its wrapper
+                    acc.add(bias, np.add.reduce(gradient, axis=0, keepdims=True), True)
+                else:
+                    acc.add(bias, np.sum(gradient, axis=0, keepdims=True), True)
         elif kind is ReLU:
             (source,) = parents
-            gradient = acc.get(node)
+            gradient = grads[node]
             if type(gradient) is np.ndarray and gradient.dtype == np.float64:
-                # g * 1.0 and g * 0.0 exactly as with the float mask, one pass cheaper.
-                acc.add(source, gradient * (source.data > 0), _FRESH)
+                # g * 1.0 and g * 0.0 exactly as with the float mask, one pass cheaper; into g itself when
+                # it is ours, since this node's gradient is not read again.
+                mask = source.data > 0
+                if node in acc.owned and gradient.shape == mask.shape:
+                    acc.add(source, np.multiply(gradient, mask, out=gradient), True)
+                else:
+                    acc.add(source, gradient * mask, True)
             else:
-                acc.add(source, ReLU._backward(gradient, source.data)[0], _FRESH)
+                acc.add(source, ReLU._backward(gradient, source.data)[0], True)
         elif kind is Add:
-            gradient = acc.get(node)
+            gradient = grads[node]
             for parent in parents:
                 if parent in relevant:
-                    acc.add(parent, gradient, _CLEAN)
+                    acc.add(parent, gradient, False)
         elif kind is SoftmaxLoss:
             _backward_softmax(node, acc, relevant)
         elif kind is SquareLoss:
-            a, b = parents
-            gradient = acc.get(node)
-            if a in relevant:
-                acc.add(a, gradient * (a.data - b.data) / a.data.size, _FRESH)
-            if b in relevant:
-                acc.add(b, gradient * (b.data - a.data) / a.data.size, _FRESH)
+            _backward_square(node, acc, relevant)
         else:
-            gradient = acc.get_private(node)
+            gradient = acc.observable(node)
             contributions = node._backward(gradient, *(parent.data for parent in parents))  # type: ignore[attr-defined]
             for parent, contribution in zip(parents, contributions):
-                acc.add(parent, contribution, _FOREIGN)
+                acc.add_foreign(parent, contribution)
 
     results: dict[Node, Constant] = {}
     for parameter in parameters:
         if parameter not in results:
-            results[parameter] = Constant(acc.get_private(parameter))
+            results[parameter] = Constant(acc.observable(parameter))
     return [results[parameter] for parameter in parameters]
+
+
+def _backward_square(node: Node, acc: _Accumulator, relevant: set[Node]) -> None:
+    a, b = node.parents
+    gradient = acc.grads[node]
+    size = a.data.size
+    if a in relevant:
+        difference = a.data - b.data
+        if type(gradient) is float and type(difference) is np.ndarray and difference.dtype == np.float64:
+            # gradient * (a - b) / size, each step into the new difference array.
+            np.multiply(gradient, difference, out=difference)
+            acc.add(a, np.true_divide(difference, size, out=difference), True)
+        else:
+            acc.add(a, gradient * difference / size, True)
+    if b in relevant:
+        acc.add(b, gradient * (b.data - a.data) / size, True)
 
 
 def _backward_softmax(node: Node, acc: _Accumulator, relevant: set[Node]) -> None:
     logits, labels = node.parents
-    gradient = acc.get(node)
+    gradient = acc.grads[node]
     if isinstance(logits, FunctionNode) and getattr(node, "_cached_logits", None) is logits.data:
         log_probs = node._cached_log_probs  # type: ignore[attr-defined]
     else:
         log_probs = SoftmaxLoss.log_softmax(logits.data)
     batch = logits.data.shape[0]
     if logits in relevant:
-        acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, _FRESH)
+        acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, True)
     if labels in relevant:
-        acc.add(labels, gradient * -log_probs / batch, _FRESH)
+        acc.add(labels, gradient * -log_probs / batch, True)
 
 
 def as_scalar(node: Node) -> float:
