@@ -1,6 +1,6 @@
 """One measurement in one fresh process: a student-shaped training loop under one implementation.
 
-    python3 bench/nn_workloads.py --variant ours|literal|floor --shape q1|q2 --steps N [--data-dir DIR]
+    python3 bench/nn_workloads.py --variant ours|literal|floor --shape q1|q1s|q2 --steps N [--data-dir DIR]
 
 Variants: ``ours`` is grader/kit's nn and backend; ``literal`` is bench/literal_kit/nn.py (the contract
 implemented literally, the stand-in for the course kit) under the same backend; ``floor`` is the same
@@ -8,7 +8,8 @@ training written in plain numpy, computing the same values (every loss a student
 finiteness check of each update) with nothing else. Shapes, as real students write them:
 
 - q1: a 1-200-1 ReLU net, batch 200 (one step per pass over the 200 points), SquareLoss, and the loss
-  over the whole dataset after every step, read with as_scalar (the student's stopping rule).
+  over the whole dataset after every pass, read with as_scalar (the student's stopping rule).
+- q1s: the staff solution's q1, a 1-64-1 net at batch 20: ten steps per pass, then the same loss.
 - q2: a 784-200-10 ReLU net on MNIST, batch 100, SoftmaxLoss, and get_validation_accuracy after every
   600 steps (one epoch).
 
@@ -30,7 +31,8 @@ REPO = os.path.dirname(BENCH_DIR)
 KIT_DIR = os.path.join(REPO, "grader", "kit")
 LITERAL_DIR = os.path.join(BENCH_DIR, "literal_kit")
 
-Q1_HIDDEN, Q1_BATCH, Q1_RATE = 200, 200, 0.05
+Q1_SHAPES = {"q1": (200, 200), "q1s": (64, 20)}  # hidden units, batch size
+Q1_RATE = 0.05
 Q2_HIDDEN, Q2_BATCH, Q2_RATE, Q2_EPOCH_STEPS = 200, 100, 0.5, 600
 
 
@@ -51,11 +53,12 @@ def import_kit(variant):
 
 
 class RegressionModel:
-    def __init__(self, nn):
+    def __init__(self, nn, hidden, batch):
         self.nn = nn
-        self.w1 = nn.Parameter(1, Q1_HIDDEN)
-        self.b1 = nn.Parameter(1, Q1_HIDDEN)
-        self.w2 = nn.Parameter(Q1_HIDDEN, 1)
+        self.batch = batch
+        self.w1 = nn.Parameter(1, hidden)
+        self.b1 = nn.Parameter(1, hidden)
+        self.w2 = nn.Parameter(hidden, 1)
         self.b2 = nn.Parameter(1, 1)
         self.params = [self.w1, self.b1, self.w2, self.b2]
 
@@ -69,12 +72,13 @@ class RegressionModel:
 
     def train(self, dataset, steps):
         nn = self.nn
-        losses = []
-        while len(losses) < steps:
-            for x, y in dataset.iterate_once(Q1_BATCH):
+        done, losses = 0, []
+        while done < steps:
+            for x, y in dataset.iterate_once(self.batch):
                 grads = nn.gradients(self.get_loss(x, y), self.params)
                 for param, grad in zip(self.params, grads):  # noqa: B905 (runs on Python 3.9)
                     param.update(grad, -Q1_RATE)
+                done += 1
             losses.append(nn.as_scalar(self.get_loss(nn.Constant(dataset.x), nn.Constant(dataset.y))))
         return losses
 
@@ -131,12 +135,12 @@ def update(np, weights, grads, rate):
             raise FloatingPointError("Parameter contains NaN or infinity after update, cannot continue")
 
 
-def floor_q1(np, x_all, y_all, steps):
-    w1, b1, w2, b2 = weights = init_like_parameters(np, [(1, Q1_HIDDEN), (1, Q1_HIDDEN), (Q1_HIDDEN, 1), (1, 1)])
-    losses = []
-    while len(losses) < steps:
-        for start in range(0, x_all.shape[0], Q1_BATCH):
-            x, y = x_all[start:start + Q1_BATCH], y_all[start:start + Q1_BATCH]
+def floor_q1(np, x_all, y_all, steps, hidden, batch):
+    w1, b1, w2, b2 = weights = init_like_parameters(np, [(1, hidden), (1, hidden), (hidden, 1), (1, 1)])
+    done, losses = 0, []
+    while done < steps:
+        for start in range(0, x_all.shape[0], batch):
+            x, y = x_all[start:start + batch], y_all[start:start + batch]
             pre = np.dot(x, w1) + b1
             hidden = np.maximum(pre, 0)
             out = np.dot(hidden, w2) + b2
@@ -145,6 +149,7 @@ def floor_q1(np, x_all, y_all, steps):
             d_pre = np.dot(d_out, w2.T) * (pre > 0)
             update(np, weights, [np.dot(x.T, d_pre), np.sum(d_pre, axis=0, keepdims=True),
                                  np.dot(hidden.T, d_out), np.sum(d_out, axis=0, keepdims=True)], Q1_RATE)
+            done += 1
         out = np.dot(np.maximum(np.dot(x_all, w1) + b1, 0), w2) + b2
         losses.append(float(np.mean(np.square(out - y_all) / 2)))
     return weights, losses
@@ -187,7 +192,7 @@ def digest(arrays, values):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--variant", choices=("ours", "literal", "floor"), required=True)
-    parser.add_argument("--shape", choices=("q1", "q2"), required=True)
+    parser.add_argument("--shape", choices=("q1", "q1s", "q2"), required=True)
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--data-dir", default=os.environ.get("NNGRADE_DATA_DIR", os.path.join(REPO, "var", "data")))
     parser.add_argument("--seed", type=int, default=0)
@@ -198,13 +203,13 @@ def main():
 
     np.random.seed(args.seed)
     if args.variant == "floor":
-        if args.shape == "q1":
+        if args.shape in Q1_SHAPES:
             x = np.expand_dims(np.linspace(-2 * np.pi, 2 * np.pi, num=200), axis=1)
             np.random.RandomState(0).shuffle(x)
             y = np.sin(x)
             setup_s = time.perf_counter() - STARTED
             loop_started, cpu_started = time.perf_counter(), time.process_time()
-            weights, values = floor_q1(np, x, y, args.steps)
+            weights, values = floor_q1(np, x, y, args.steps, *Q1_SHAPES[args.shape])
         else:
             images = np.load(os.path.join(public, "train_images.npy"), mmap_mode="c")
             train_labels = np.load(os.path.join(public, "train_labels.npy"))
@@ -217,8 +222,8 @@ def main():
             weights, values = floor_q2(np, images, labels, dev_images, dev_labels, args.steps)
     else:
         nn, backend = import_kit(args.variant)
-        if args.shape == "q1":
-            model = RegressionModel(nn)
+        if args.shape in Q1_SHAPES:
+            model = RegressionModel(nn, *Q1_SHAPES[args.shape])
             dataset = backend.RegressionDataset(model)
         else:
             if hasattr(backend, "set_data_dir"):

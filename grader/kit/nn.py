@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 
+_ARRAY = np.ndarray  # the one array type the fast paths take; subclasses go the general way
+
 # The original library validated with `assert`, so student code may catch AssertionError: every
 # error below is also one, while being a real exception that `python -O` cannot strip.
 class NNError(AssertionError):
@@ -137,7 +139,12 @@ class Parameter(DataNode):
                 f"instead got {type(multiplier).__name__}"
             )
         self.data += multiplier * direction.data
-        if not _all_finite(self.data):
+        data = self.data
+        if type(data) is np.ndarray:  # np.isfinite(data).all() without .all()'s Python wrapper
+            finite = np.logical_and.reduce(np.isfinite(data), axis=None)
+        else:
+            finite = np.isfinite(data).all()
+        if not finite:
             raise NonFiniteError("Parameter contains NaN or infinity after update, cannot continue")
 
 
@@ -162,13 +169,6 @@ class Constant(DataNode):
         super().__init__(data)
 
 
-def _all_finite(values: Any) -> bool:
-    """np.isfinite(values).all() (never a floating-point warning), without .all()'s Python wrapper."""
-    if type(values) is np.ndarray:
-        return bool(np.logical_and.reduce(np.isfinite(values), axis=None))
-    return bool(np.isfinite(values).all())
-
-
 def _check_nodes(owner: str, parents: Sequence[object]) -> None:
     for parent in parents:
         if not isinstance(parent, Node):
@@ -187,11 +187,6 @@ def _check_2d(owner: str, inputs: Sequence[Any]) -> None:
     if not all(np.ndim(value) == 2 for value in inputs):
         shapes = " and ".join(format_shape(np.shape(value)) for value in inputs)
         raise ShapeError(f"{owner} inputs must be 2-D (batch x features), instead got shapes {shapes}")
-
-
-def _both_2d(a: Any, b: Any) -> bool:
-    """Both values are plain 2-D numpy arrays: a node's fast path may compute without the general checks."""
-    return type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
 
 
 def _check_same_shape(a: Any, b: Any) -> None:
@@ -228,7 +223,7 @@ class Add(FunctionNode):
             first, second = parents
             if isinstance(first, Node) and isinstance(second, Node):
                 a, b = first.data, second.data
-                if _both_2d(a, b) and a.shape == b.shape:
+                if type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape == b.shape:
                     self.parents = parents
                     self.data = a + b
                     return
@@ -258,7 +253,8 @@ class AddBias(FunctionNode):
             first, second = parents
             if isinstance(first, Node) and isinstance(second, Node):
                 a, b = first.data, second.data
-                if _both_2d(a, b) and b.shape[0] == 1 and b.shape[1] == a.shape[1]:
+                if (type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2
+                        and b.shape[0] == 1 and b.shape[1] == a.shape[1]):
                     self.parents = parents
                     self.data = a + b
                     return
@@ -319,7 +315,7 @@ class Linear(FunctionNode):
             first, second = parents
             if isinstance(first, Node) and isinstance(second, Node):
                 a, b = first.data, second.data
-                if _both_2d(a, b) and a.shape[1] == b.shape[0]:
+                if type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
                     self.parents = parents
                     self.data = np.dot(a, b)
                     return
@@ -381,8 +377,8 @@ class SquareLoss(FunctionNode):
             first, second = parents
             if isinstance(first, Node) and isinstance(second, Node):
                 a, b = first.data, second.data
-                if (_both_2d(a, b) and a.shape == b.shape and a.dtype == np.float64 and b.dtype == np.float64
-                        and a.size):
+                if (type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape == b.shape
+                        and a.dtype == np.float64 and b.dtype == np.float64 and a.size):
                     self.parents = parents
                     self.data = _square_loss_value(a, b)
                     return
@@ -566,9 +562,15 @@ class _Accumulator:
         return gradient
 
 
-def _post_order(root: Node) -> list[Node]:
-    """Depth-first post-order from root, parents in argument order, without recursion."""
-    tape: list[Node] = []
+def _plan(root: Node, requested: set[Node]) -> tuple[list[Node], set[Node]]:
+    """The nodes whose backward runs, in depth-first post-order from root (parents in argument order),
+    and the nodes that matter: a requested parameter is among their ancestors or is themselves, or
+    they are of a type not ours (students' own operations, whose _backward always runs as written).
+
+    Without recursion, since graphs can be deep. DotProduct nodes are always listed: reaching one raises.
+    """
+    work: list[Node] = []
+    relevant: set[Node] = set()
     seen = {root}
     stack: list[tuple[Node, Iterator[Node]]] = [(root, iter(root.parents))]
     while stack:
@@ -576,12 +578,28 @@ def _post_order(root: Node) -> list[Node]:
         for parent in pending:
             if parent not in seen:
                 seen.add(parent)
-                stack.append((parent, iter(parent.parents)))
-                break
+                if parent.parents:
+                    stack.append((parent, iter(parent.parents)))
+                    break
+                # A leaf (a data node) is finished at once.
+                kind = type(parent)
+                if parent in requested or kind not in _FAST_TYPES:
+                    relevant.add(parent)
+                    if kind is not Parameter and kind is not Constant:
+                        work.append(parent)
         else:
             stack.pop()
-            tape.append(node)
-    return tape
+            kind = type(node)
+            if node in requested or kind not in _FAST_TYPES:
+                relevant.add(node)
+            else:
+                for parent in node.parents:
+                    if parent in relevant:
+                        relevant.add(node)
+                        break
+            if (node in relevant and kind is not Parameter and kind is not Constant) or kind is DotProduct:
+                work.append(node)
+    return work, relevant
 
 
 def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
@@ -604,29 +622,14 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
         raise GraphReuseError("Loss node has already been used for backpropagation, cannot reuse")
     loss.used = True
 
-    tape = _post_order(loss)
-    requested = set(parameters)
-    # A node matters if a requested parameter is among its ancestors (or itself). Nodes of other
-    # types (students' own FunctionNode subclasses) always matter: their _backward runs as written.
-    relevant: set[Node] = set()
-    for node in tape:
-        if node in requested or type(node) not in _FAST_TYPES:
-            relevant.add(node)
-        else:
-            for parent in node.parents:
-                if parent in relevant:
-                    relevant.add(node)
-                    break
-
+    work, relevant = _plan(loss, set(parameters))
     acc = _Accumulator()
     grads = acc.grads
     grads[loss] = 1.0
-    for node in reversed(tape):
+    for node in reversed(work):
         kind = type(node)
         if kind is DotProduct:
             DotProduct._backward(None)
-        if node not in relevant or kind is Parameter or kind is Constant:
-            continue
         parents = node.parents
         if kind is Linear:
             features, weights = parents
@@ -687,8 +690,10 @@ def _backward_square(node: Node, acc: _Accumulator, relevant: set[Node]) -> None
     if a in relevant:
         difference = a.data - b.data
         if type(gradient) is float and type(difference) is np.ndarray and difference.dtype == np.float64:
-            # gradient * (a - b) / size, each step into the new difference array.
-            np.multiply(gradient, difference, out=difference)
+            # gradient * (a - b) / size, each step into the new difference array; a product with the
+            # loss's own gradient, 1.0, is the identity (a - b holds no signalling NaN), so it is skipped.
+            if gradient != 1.0:
+                np.multiply(gradient, difference, out=difference)
             acc.add(a, np.true_divide(difference, size, out=difference), True)
         else:
             acc.add(a, gradient * difference / size, True)
