@@ -9,7 +9,8 @@ accuracy the solution reads, the finiteness check of every update) for the epoch
 reported, with no grader, process or container around it; its final q1 loss must equal the graded one
 bit for bit, which shows it did the same work. Each round grades once per runner and runs the floor
 once, back to back, so ratios compare neighbours in time. --env adds variables to the sandbox's
-environment (the Docker runner's container spec) for this run, e.g. allocator settings.
+environment (the Docker runner's container spec) for this run, e.g. allocator settings; the caller's
+OPENBLAS_CORETYPE, if set, is passed on too, so that the sandbox and the floor run one BLAS kernel.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -62,8 +63,8 @@ def make_runner(kind: str, data_dir: Path, image: str | None, extra_env: dict[st
     return runner
 
 
-def floor(report: Report, data_dir: Path) -> tuple[float, float]:
-    """Seconds for the staff solution's training in plain numpy; and its final q1 loss."""
+def floor(report: Report, data_dir: Path) -> tuple[float, float, float]:
+    """Wall and CPU seconds for the staff solution's training in plain numpy; and its final q1 loss."""
     questions = {q.question: q for q in report.questions}
     q1, q2 = questions["q1"], questions["q2"]
     q1_attempt, q2_attempt = q1.attempts[q1.counted_attempt], q2.attempts[q2.counted_attempt]
@@ -77,12 +78,12 @@ def floor(report: Report, data_dir: Path) -> tuple[float, float]:
     labels[np.arange(train_labels.shape[0]), train_labels] = 1
     dev_images = np.load(public / "dev_images.npy", mmap_mode="c")
     dev_labels = np.load(public / "dev_labels.npy")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     np.random.seed(q1_attempt.seed)
     _, losses = nn_workloads.floor_q1(np, x, y, (q1_attempt.epochs or 0) * Q1_STEPS_PER_EPOCH, Q1_HIDDEN, Q1_BATCH)
     np.random.seed(q2_attempt.seed)
     nn_workloads.floor_q2(np, images, labels, dev_images, dev_labels, (q2_attempt.epochs or 0) * Q2_STEPS_PER_EPOCH)
-    return time.perf_counter() - started, losses[-1]
+    return time.perf_counter() - started, time.process_time() - cpu_started, losses[-1]
 
 
 def main() -> None:
@@ -94,6 +95,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var/data")))
     args = parser.parse_args()
     extra_env = dict(item.split("=", 1) for item in args.env)
+    if os.environ.get("OPENBLAS_CORETYPE"):  # the floor runs here: same BLAS kernel, same bits
+        extra_env.setdefault("OPENBLAS_CORETYPE", os.environ["OPENBLAS_CORETYPE"])
     config = AssignmentConfig()
     kinds = [kind for kind in args.runners.split(",") if kind]
     rounds: list[dict[str, Any]] = []
@@ -109,9 +112,10 @@ def main() -> None:
             result[kind + " cpu"] = sum(a.cpu_s for a in attempts)
             result[kind + " attempt wall"] = sum(a.wall_s for a in attempts)
             result["report"] = report
-        result["floor"], floor_loss = floor(result["report"], args.data_dir)
+        result["floor"], result["floor cpu"], floor_loss = floor(result["report"], args.data_dir)
         q1 = next(q for q in result["report"].questions if q.question == "q1")
         result["same q1 loss"] = floor_loss == q1.metric_value
+        result["losses"] = (floor_loss, q1.metric_value)
         rounds.append(result)
         print("round: " + ", ".join(f"{k} {v:.2f}" for k, v in result.items() if isinstance(v, float)), flush=True)
     last: Report = rounds[-1]["report"]
@@ -122,11 +126,15 @@ def main() -> None:
           + f"; {last.environment.runner} python {last.environment.python_version}, numpy "
           f"{last.environment.numpy_version}; sandbox env {extra_env or 'as the runner sets it'}; load {load}")
     print(f"{'what':<30}{'median s':>10}{'vs floor':>10}")
-    for name in [*kinds, *(k + " attempt wall" for k in kinds), *(k + " cpu" for k in kinds), "floor"]:
+    for name in [*kinds, *(k + " attempt wall" for k in kinds), "floor", *(k + " cpu" for k in kinds), "floor cpu"]:
         values = [r[name] for r in rounds]
-        ratio = statistics.median(r[name] / r["floor"] for r in rounds)
+        base = "floor cpu" if name.endswith("cpu") else "floor"
+        ratio = statistics.median(r[name] / r[base] for r in rounds)
         print(f"{name:<30}{statistics.median(values):>10.2f}{ratio:>9.2f}x")
-    print(f"floor's final q1 loss equals the graded one bit for bit: {all(r['same q1 loss'] for r in rounds)}")
+    print(f"floor's final q1 loss equals the graded one bit for bit: {all(r['same q1 loss'] for r in rounds)} "
+          f"{rounds[-1]['losses']}")
+    print("wall: the grade as the host sees it, against the floor's wall time; cpu: the attempts' own CPU "
+          "(the student's process in the sandbox), against the floor's")
 
 
 if __name__ == "__main__":

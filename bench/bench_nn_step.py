@@ -36,12 +36,12 @@ WORKLOAD = os.path.join(BENCH_DIR, "nn_workloads.py")
 VARIANTS = ("floor", "ours", "literal")
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # glibc: big arrays from the heap instead of fresh mmaps, and no trimming of the heap top after each free.
-GLIBC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "268435456",
-               "MALLOC_TOP_PAD_": "16777216"}
+GLIBC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "134217728"}
 ALLOCATORS = {
     "default": {},
     "glibc-tuned": GLIBC_TUNED,
-    "glibc-mmap-trim": {"MALLOC_MMAP_THRESHOLD_": "4000000", "MALLOC_TRIM_THRESHOLD_": "100000000"},
+    "glibc-32m": {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "268435456",
+                  "MALLOC_TOP_PAD_": "16777216"},
     "glibc-top-pad": {"MALLOC_TOP_PAD_": "16777216"},
     "jemalloc": {"LD_PRELOAD": JEMALLOC},
 }
@@ -65,28 +65,32 @@ def measure(variant, shape, steps, allocator, data_dir):
         raise RuntimeError(f"{variant} {shape} {allocator} failed with status {status}")
     result = json.loads(out.decode().strip().splitlines()[-1])
     result.update(process_wall_s=wall_s, process_cpu_s=usage.ru_utime + usage.ru_stime,
-                  minor_faults=usage.ru_minflt)
+                  minor_faults=usage.ru_minflt, peak_mb=usage.ru_maxrss / 1024)
     return result
 
 
 def summarize(cells, steps_of):
-    print("{:<16}{:<5}{:<9}{:>12}{:>12}{:>10}{:>10}{:>12}{:>12}".format(
-        "allocator", "shape", "variant", "cpu us/step", "wall us/st", "vs floor", "vs lit.", "faults/step",
-        "process s"))
+    header = ("allocator", "shape", "variant", "cpu us/step", "wall us/st", "vs floor", "vs lit.", "faults/step",
+              "process s", "peak MB")
+    row = "{:<16}{:<6}{:<9}{:>12}{:>12}{:>10}{:>10}{:>12}{:>10}{:>9}"
+    median = statistics.median
+    print(row.format(*header))
     for (allocator, shape), rounds in cells.items():
         steps = steps_of[shape]
         for variant in VARIANTS:
-            cpu = [r[variant]["loop_cpu_s"] / steps * 1e6 for r in rounds]
-            wall = [r[variant]["loop_s"] / steps * 1e6 for r in rounds]
-            vs_floor = [r[variant]["loop_cpu_s"] / r["floor"]["loop_cpu_s"] for r in rounds]
-            vs_literal = [r[variant]["loop_cpu_s"] / r["literal"]["loop_cpu_s"] for r in rounds]
-            faults = [r[variant]["minor_faults"] / steps for r in rounds]
-            process = [r[variant]["process_wall_s"] for r in rounds]
-            print(f"{allocator:<16}{shape:<5}{variant:<9}{statistics.median(cpu):>12.1f}{statistics.median(wall):>12.1f}{statistics.median(vs_floor):>10.3f}{statistics.median(vs_literal):>10.3f}{statistics.median(faults):>12.1f}{statistics.median(process):>12.2f}")
+            cpu = median(r[variant]["loop_cpu_s"] / steps * 1e6 for r in rounds)
+            wall = median(r[variant]["loop_s"] / steps * 1e6 for r in rounds)
+            vs_floor = median(r[variant]["loop_cpu_s"] / r["floor"]["loop_cpu_s"] for r in rounds)
+            vs_literal = median(r[variant]["loop_cpu_s"] / r["literal"]["loop_cpu_s"] for r in rounds)
+            faults = median(r[variant]["minor_faults"] / steps for r in rounds)
+            process = median(r[variant]["process_wall_s"] for r in rounds)
+            peak = max(r[variant]["peak_mb"] for r in rounds)
+            print(row.format(allocator, shape, variant, f"{cpu:.1f}", f"{wall:.1f}", f"{vs_floor:.3f}",
+                             f"{vs_literal:.3f}", f"{faults:.1f}", f"{process:.2f}", f"{peak:.0f}"))
         digests = {variant: {r[variant]["digest"] for r in rounds} for variant in VARIANTS}
         same = digests["ours"] == digests["literal"] and len(digests["ours"]) == 1
-        print("{:<16}{:<5}final parameters and losses: ours == literal: {}, floor == literal: {} ({})".format(
-            allocator, shape, same, digests["floor"] == digests["literal"], ",".join(sorted(digests["ours"]))))
+        print(f"{allocator:<16}{shape:<6}final parameters and losses: ours == literal: {same}, "
+              f"floor == literal: {digests['floor'] == digests['literal']} ({','.join(sorted(digests['ours']))})")
 
 
 def run_here(args):

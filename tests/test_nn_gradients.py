@@ -356,3 +356,31 @@ def test_square_loss_value_is_the_original_expression(dtype: Any) -> None:
         value = nn.SquareLoss(nn.Constant(a), nn.Constant(b)).data
         expected = np.mean(np.square(a - b) / 2)
         assert type(value) is type(expected) and value.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("rows", "inner", "cols"), [(1, 2, 1), (1, 20, 64), (64, 20, 1), (20, 2, 64), (5, 7, 3),
+                                                     (100, 784, 200), (784, 100, 200), (200, 100, 10), (1, 5, 1)])
+def test_matrix_products_hold_no_negative_zeros(rows: int, inner: int, cols: int, dtype: Any) -> None:
+    """nn skips the zeros start for gradients that begin as a product over 2+ terms: all -0.0 terms give +0.0."""
+    left = np.full((rows, inner), -0.0, dtype=dtype)
+    right = np.ones((inner, cols), dtype=dtype)
+    right[::3] = -1.0
+    left[:, 1::2] = np.where(right[1::2, :1].T < 0, 0.0, -0.0)  # mixed signs of zero terms
+    for a, b in [(left, right), (np.asfortranarray(left), right), (left, np.asfortranarray(right)),
+                 (np.ascontiguousarray(right.T), np.ascontiguousarray(left.T))]:
+        product = np.dot(a, b)
+        assert product.size and np.all(product == 0)
+        assert not np.signbit(product).any(), f"{a.shape} x {b.shape} gave -0.0"
+
+
+def test_a_one_term_product_gets_the_zeros_start() -> None:
+    """A 1x1 by 1x1 product is a multiplication: -0.0 there must become +0.0 as in the contract."""
+    w = nn.Parameter(1, 1)
+    w.data = np.array([[2.0]])
+    x = nn.Constant(np.array([[-0.0]]))
+    loss = nn.SquareLoss(nn.Linear(x, w), nn.Constant(np.array([[-1.0]])))
+    (gradient,) = nn.gradients(loss, [w])
+    assert np.signbit(np.dot(x.data.T, np.array([[1.0]])))[0, 0]  # numpy's product alone gives -0.0
+    assert_bits_equal(gradient.data, reference_gradients(loss, [w])[0])
+    assert gradient.data[0, 0] == 0 and not np.signbit(gradient.data[0, 0])

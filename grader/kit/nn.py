@@ -505,12 +505,27 @@ _FAST_TYPES = frozenset(
 class _Accumulator:
     """Per-node gradient sums: ``grads[node]``, and which of those arrays we may write into."""
 
-    __slots__ = ("grads", "owned")
+    __slots__ = ("grads", "owned", "unsigned")
 
     def __init__(self) -> None:
         self.grads: dict[Node, Any] = {}
         # Nodes whose gradient array nobody else references, so it may be added into in place.
         self.owned: set[Node] = set()
+        # Nodes whose gradient holds no -0.0, so the zeros start would not change it. Adding anything to
+        # such an array keeps it so: in round-to-nearest only (-0.0) + (-0.0) gives -0.0.
+        self.unsigned: set[Node] = set()
+
+    def add_product(self, node: Node, product: Any, inner: int) -> None:
+        """Add a new matrix product (np.dot) over an inner dimension of `inner` terms.
+
+        With two terms or more it holds no -0.0: numpy's and BLAS's sums start from +0.0, and +0.0 plus
+        a -0.0 term is +0.0. (A 1x1 by 1x1 product is a plain multiplication and can give -0.0.) The
+        equality tests check this on the platform they run on.
+        """
+        first = node not in self.grads
+        self.add(node, product, True)
+        if first and inner > 1 and self.grads[node] is product:
+            self.unsigned.add(node)
 
     def add(self, node: Node, contribution: Any, fresh: bool) -> None:
         """Add a contribution; fresh: a new array of ours, else another node's gradient (shared)."""
@@ -556,7 +571,7 @@ class _Accumulator:
         if type(gradient) is not np.ndarray or gradient.dtype.kind not in "fc":
             return gradient.copy() if isinstance(gradient, np.ndarray) and node not in self.owned else gradient
         if node in self.owned:
-            return np.add(gradient, 0.0, out=gradient)
+            return gradient if node in self.unsigned else np.add(gradient, 0.0, out=gradient)
         self.owned.add(node)
         self.grads[node] = gradient = np.add(gradient, 0.0)
         return gradient
@@ -635,9 +650,9 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
             features, weights = parents
             gradient = grads[node]
             if features in relevant:
-                acc.add(features, np.dot(gradient, weights.data.T), True)
+                acc.add_product(features, np.dot(gradient, weights.data.T), weights.data.shape[1])
             if weights in relevant:
-                acc.add(weights, np.dot(features.data.T, gradient), True)
+                acc.add_product(weights, np.dot(features.data.T, gradient), features.data.shape[0])
         elif kind is AddBias:
             features, bias = parents
             gradient = grads[node]
