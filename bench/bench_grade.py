@@ -1,6 +1,6 @@
 """The staff solution's whole grade (q1 + q2) per runner, against a numpy floor in this process.
 
-    .venv/bin/python bench/bench_grade.py [--repeat 3] [--runners docker,local] [--image TAG]
+    .venv/bin/python bench/bench_grade.py [--repeat 3] [--runners docker,local] [--image TAG | --era]
         [--env NAME=VALUE ...]
 
 The floor trains the staff solution's two networks in hand-written numpy (bench/nn_workloads.py's
@@ -11,6 +11,7 @@ bit for bit, which shows it did the same work. Each round grades once per runner
 once, back to back, so ratios compare neighbours in time. --env adds variables to the sandbox's
 environment (the Docker runner's container spec) for this run, e.g. allocator settings; the caller's
 OPENBLAS_CORETYPE, if set, is passed on too, so that the sandbox and the floor run one BLAS kernel.
+--era grades in bench/era_stack.py's sandbox image (Python 3.9, numpy 1.22.4, this checkout's grader/).
 """
 
 from __future__ import annotations
@@ -91,9 +92,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--runners", default="docker,local")
     parser.add_argument("--image", default=None, help="sandbox image (default: this checkout's)")
+    parser.add_argument("--era", action="store_true", help="grade in the era-stack sandbox image")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the sandbox environment")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var/data")))
     args = parser.parse_args()
+    if args.era:
+        import era_stack
+
+        args.image = era_stack.ensure_sandbox()
     extra_env = dict(item.split("=", 1) for item in args.env)
     if os.environ.get("OPENBLAS_CORETYPE"):  # the floor runs here: same BLAS kernel, same bits
         extra_env.setdefault("OPENBLAS_CORETYPE", os.environ["OPENBLAS_CORETYPE"])

@@ -138,13 +138,20 @@ class Parameter(DataNode):
                 f"Multiplier must be a Python int or float (convert with float()), "
                 f"instead got {type(multiplier).__name__}"
             )
-        self.data += multiplier * direction.data
-        data = self.data
-        if type(data) is np.ndarray:  # np.isfinite(data).all() without .all()'s Python wrapper
-            finite = np.logical_and.reduce(np.isfinite(data), axis=None)
+        data, step = self.data, direction.data
+        if type(data) is np.ndarray and type(step) is np.ndarray and data.dtype == step.dtype == np.float64:
+            # The same two operations into buffers this parameter keeps, instead of two new arrays per
+            # update (the product, the finiteness mask): for a 784x200 weight, 1.4 MB of fresh memory a step.
+            buffers = self.__dict__.get("_update_buffers")
+            if buffers is None or buffers[0].shape != data.shape:
+                buffers = self._update_buffers = (np.empty(data.shape), np.empty(data.shape, dtype=bool))
+            product, finite = buffers
+            self.data += np.multiply(multiplier, step, out=product)
+            all_finite = np.logical_and.reduce(np.isfinite(self.data, out=finite), axis=None)
         else:
-            finite = np.isfinite(data).all()
-        if not finite:
+            self.data += multiplier * step
+            all_finite = np.isfinite(self.data).all()
+        if not all_finite:
             raise NonFiniteError("Parameter contains NaN or infinity after update, cannot continue")
 
 
