@@ -1,6 +1,7 @@
 """One measurement in one fresh process: a student-shaped training loop under one implementation.
 
     python3 bench/nn_workloads.py --variant ours|literal|floor --shape q1|q1s|q2 --steps N [--data-dir DIR]
+    python3 bench/nn_workloads.py --variant floor --shape staff --steps Q1_EPOCHS --q2-epochs N [--seeds 0,0]
 
 Variants: ``ours`` is grader/kit's nn and backend; ``literal`` is bench/literal_kit/nn.py (the contract
 implemented literally, the stand-in for the course kit) under the same backend; ``floor`` is the same
@@ -10,6 +11,8 @@ finiteness check of each update) with nothing else. Shapes, as real students wri
 - q1: a 1-200-1 ReLU net, batch 200 (one step per pass over the 200 points), SquareLoss, and the loss
   over the whole dataset after every pass, read with as_scalar (the student's stopping rule).
 - q1s: the staff solution's q1, a 1-64-1 net at batch 20: ten steps per pass, then the same loss.
+- staff (floor only): the staff solution's whole training, q1 (q1s for --steps epochs) then q2 (--q2-epochs
+  epochs), each after seeding numpy as its attempt was seeded: bench/bench_grade.py's floor.
 - q2: a 784-200-10 ReLU net on MNIST, batch 100, SoftmaxLoss, and get_validation_accuracy after every
   600 steps (one epoch).
 
@@ -181,6 +184,38 @@ def floor_q2(np, images, labels, dev_images, dev_labels, steps):
     return weights, accuracies
 
 
+def load_mnist(np, public):
+    images = np.load(os.path.join(public, "train_images.npy"), mmap_mode="c")
+    train_labels = np.load(os.path.join(public, "train_labels.npy"))
+    labels = np.zeros((train_labels.shape[0], 10))
+    labels[np.arange(train_labels.shape[0]), train_labels] = 1
+    dev_images = np.load(os.path.join(public, "dev_images.npy"), mmap_mode="c")
+    dev_labels = np.load(os.path.join(public, "dev_labels.npy"))
+    return images, labels, dev_images, dev_labels
+
+
+def regression_data(np):
+    x = np.expand_dims(np.linspace(-2 * np.pi, 2 * np.pi, num=200), axis=1)
+    np.random.RandomState(0).shuffle(x)
+    return x, np.sin(x)
+
+
+def floor_staff(np, public, args):
+    """The staff solution's q1 and q2 training in plain numpy; timings cover both loops only."""
+    q1_seed, q2_seed = (int(seed) for seed in args.seeds.split(","))
+    x, y = regression_data(np)
+    mnist = load_mnist(np, public)
+    setup_s = time.perf_counter() - STARTED
+    loop_started, cpu_started = time.perf_counter(), time.process_time()
+    np.random.seed(q1_seed)
+    hidden, batch = Q1_SHAPES["q1s"]
+    weights, losses = floor_q1(np, x, y, args.steps * (x.shape[0] // batch), hidden, batch)
+    np.random.seed(q2_seed)
+    weights2, accuracies = floor_q2(np, *mnist, args.q2_epochs * Q2_EPOCH_STEPS)
+    loop_s, loop_cpu_s = time.perf_counter() - loop_started, time.process_time() - cpu_started
+    return weights + weights2, [losses[-1], *accuracies], setup_s, loop_s, loop_cpu_s
+
+
 def digest(arrays, values):
     sha = hashlib.sha256()
     for array in arrays:
@@ -192,7 +227,9 @@ def digest(arrays, values):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--variant", choices=("ours", "literal", "floor"), required=True)
-    parser.add_argument("--shape", choices=("q1", "q1s", "q2"), required=True)
+    parser.add_argument("--shape", choices=("q1", "q1s", "q2", "staff"), required=True)
+    parser.add_argument("--q2-epochs", type=int, default=0)
+    parser.add_argument("--seeds", default="0,0", help="staff: the q1 and q2 attempts' seeds")
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--data-dir", default=os.environ.get("NNGRADE_DATA_DIR", os.path.join(REPO, "var", "data")))
     parser.add_argument("--seed", type=int, default=0)
@@ -202,24 +239,21 @@ def main():
     import numpy as np
 
     np.random.seed(args.seed)
-    if args.variant == "floor":
+    if args.shape == "staff":
+        if args.variant != "floor":
+            raise SystemExit("--shape staff is the floor's")
+        weights, values, setup_s, loop_s, loop_cpu_s = floor_staff(np, public, args)
+    elif args.variant == "floor":
         if args.shape in Q1_SHAPES:
-            x = np.expand_dims(np.linspace(-2 * np.pi, 2 * np.pi, num=200), axis=1)
-            np.random.RandomState(0).shuffle(x)
-            y = np.sin(x)
+            x, y = regression_data(np)
             setup_s = time.perf_counter() - STARTED
             loop_started, cpu_started = time.perf_counter(), time.process_time()
             weights, values = floor_q1(np, x, y, args.steps, *Q1_SHAPES[args.shape])
         else:
-            images = np.load(os.path.join(public, "train_images.npy"), mmap_mode="c")
-            train_labels = np.load(os.path.join(public, "train_labels.npy"))
-            labels = np.zeros((train_labels.shape[0], 10))
-            labels[np.arange(train_labels.shape[0]), train_labels] = 1
-            dev_images = np.load(os.path.join(public, "dev_images.npy"), mmap_mode="c")
-            dev_labels = np.load(os.path.join(public, "dev_labels.npy"))
+            mnist = load_mnist(np, public)
             setup_s = time.perf_counter() - STARTED
             loop_started, cpu_started = time.perf_counter(), time.process_time()
-            weights, values = floor_q2(np, images, labels, dev_images, dev_labels, args.steps)
+            weights, values = floor_q2(np, *mnist, args.steps)
     else:
         nn, backend = import_kit(args.variant)
         if args.shape in Q1_SHAPES:
@@ -234,10 +268,12 @@ def main():
         loop_started, cpu_started = time.perf_counter(), time.process_time()
         values = model.train(dataset, args.steps)
         weights = [param.data for param in model.params]
-    loop_s, loop_cpu_s = time.perf_counter() - loop_started, time.process_time() - cpu_started
+    if args.shape != "staff":
+        loop_s, loop_cpu_s = time.perf_counter() - loop_started, time.process_time() - cpu_started
     print(json.dumps({
         "variant": args.variant, "shape": args.shape, "steps": args.steps, "setup_s": setup_s, "loop_s": loop_s,
-        "loop_cpu_s": loop_cpu_s, "digest": digest(weights, values), "last_value": values[-1] if values else None,
+        "loop_cpu_s": loop_cpu_s, "digest": digest(weights, values), "first_value": values[0] if values else None,
+        "last_value": values[-1] if values else None,
         "python": sys.version.split()[0], "numpy": np.__version__,
     }))
 

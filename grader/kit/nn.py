@@ -101,6 +101,10 @@ class DataNode(Node):
         return []
 
 
+# Below this many values a new array costs less than looking the buffers up.
+_UPDATE_BUFFER_MIN_SIZE = 4096
+
+
 class Parameter(DataNode):
     """A trainable n×m matrix, e.g. ``nn.Parameter(784, 200)``.
 
@@ -139,7 +143,8 @@ class Parameter(DataNode):
                 f"instead got {type(multiplier).__name__}"
             )
         data, step = self.data, direction.data
-        if type(data) is np.ndarray and type(step) is np.ndarray and data.dtype == step.dtype == np.float64:
+        if (type(data) is np.ndarray and type(step) is np.ndarray and data.dtype == step.dtype == np.float64
+                and data.size >= _UPDATE_BUFFER_MIN_SIZE):
             # The same two operations into buffers this parameter keeps, instead of two new arrays per
             # update (the product, the finiteness mask): for a 784x200 weight, 1.4 MB of fresh memory a step.
             buffers = self.__dict__.get("_update_buffers")
