@@ -1,19 +1,19 @@
 """The staff solution's whole grade (q1 + q2) per runner, against a plain-numpy floor in one process.
 
-    .venv/bin/python bench/bench_grade.py [--repeat 3] [--runners docker,local] [--image TAG | --era]
+    .venv/bin/python bench/bench_grade.py [--repeat 3] [--runners docker,local] [--image TAG] [--floor-here]
         [--env NAME=VALUE ...] [--unset NAME ...]
 
 The floor trains the staff solution's two networks in hand-written numpy (bench/nn_workloads.py's
 floor: the same initial draws from the same seed, the same steps and learning rates, every loss and
 accuracy the solution reads, the finiteness check of every update) for the epochs the graded attempt
 reported, timed inside one process with no grader and no container around the loops, with the
-sandbox's environment (allocator, BLAS threads), on this interpreter or, with --era, in the era stack's
-container; there its final q1 loss equals the graded one bit for bit, which shows it did the same work.
+sandbox's environment (allocator, pinned kernels, BLAS threads), in the era stack's container
+(bench/era_stack.py: the sandbox's Python 3.9 and numpy 1.22.4) unless --floor-here; there its final q1
+loss equals the graded one bit for bit, which shows it did the same work.
 Each round grades once per runner and runs the floor once, back to back, so ratios compare neighbours in
 time. --env adds variables to the sandbox's
-environment (the Docker runner's container spec) for this run, e.g. allocator settings; the caller's
-OPENBLAS_CORETYPE, if set, is passed on too, so that the sandbox and the floor run one BLAS kernel.
---era grades in bench/era_stack.py's sandbox image (Python 3.9, numpy 1.22.4, this checkout's grader/).
+environment (the Docker runner's container spec) for this run, e.g. allocator settings; the floor gets
+the same environment, pinned kernels included, so both compute the same bits.
 """
 
 from __future__ import annotations
@@ -103,20 +103,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--runners", default="docker,local")
     parser.add_argument("--image", default=None, help="sandbox image (default: this checkout's)")
-    parser.add_argument("--era", action="store_true", help="grade in the era-stack sandbox image")
+    parser.add_argument("--floor-here", action="store_true", help="run the floor on this interpreter")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the sandbox environment")
     parser.add_argument("--unset", action="append", default=[], help="NAME to drop from the sandbox environment")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var/data")))
     args = parser.parse_args()
     era_image = None
-    if args.era:
+    if not args.floor_here:
         import era_stack
 
-        args.image = era_stack.ensure_sandbox()
         era_image = era_stack.ensure()
     extra_env = dict(item.split("=", 1) for item in args.env)
-    if os.environ.get("OPENBLAS_CORETYPE"):  # one BLAS kernel for the sandbox and the floor: the same bits
-        extra_env.setdefault("OPENBLAS_CORETYPE", os.environ["OPENBLAS_CORETYPE"])
     environment = sandbox_environment(args.data_dir, extra_env, args.unset)
     config = AssignmentConfig()
     kinds = [kind for kind in args.runners.split(",") if kind]

@@ -17,7 +17,7 @@ CPU time moves far less than wall time; wall time is printed beside it.
 
 --era runs everything in the era stack's container (Debian bullseye, Python 3.9, numpy 1.22.4; see
 bench/era_stack.py), with the checkout and the MNIST cache mounted read-only and no network.
-One BLAS thread everywhere; OPENBLAS_CORETYPE passes through from the caller's environment.
+One BLAS thread everywhere; with --era, the kernels pinned as the sandbox pins them (grader/numerics.py).
 """
 
 import argparse
@@ -104,9 +104,10 @@ def run_here(args):
         load_before = handle.read().split()[:3]
     numpy_version = subprocess.run([sys.executable, "-c", "import numpy; print(numpy.__version__)"],
                                    capture_output=True, text=True, check=True).stdout.strip()
-    print("python {}, numpy {}, OPENBLAS_CORETYPE={}, 1 BLAS thread; {} rounds; q1 {} steps, q2 {} steps; "
-          "load average before: {}".format(platform.python_version(), numpy_version,
-                                           os.environ.get("OPENBLAS_CORETYPE", "(auto)"), args.rounds,
+    print("python {}, numpy {}, OPENBLAS_CORETYPE={}, NPY_DISABLE_CPU_FEATURES={}, 1 BLAS thread; {} rounds; "
+          "q1 {} steps, q2 {} steps; load average before: {}".format(
+              platform.python_version(), numpy_version, os.environ.get("OPENBLAS_CORETYPE", "(auto)"),
+              os.environ.get("NPY_DISABLE_CPU_FEATURES", "(none)"), args.rounds,
                                            args.q1_steps, args.q2_steps, " ".join(load_before)), flush=True)
     cells = {(allocator, shape): [] for allocator in allocators for shape in shapes}
     rng = random.Random(args.order_seed)
@@ -130,9 +131,12 @@ def run_in_era_stack(args, argv):
     image = era_stack.ensure()
     data_dir = os.path.abspath(args.data_dir)
     inner = [arg for arg in argv if arg != "--era"]
-    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    sys.path.insert(0, REPO)
+    from grader.numerics import PINNED_NUMERICS_ENV
+
     command = ["docker", "run", "--rm", "--network", "none", "--user", "10001:10001"]
-    command += ["-e", "OPENBLAS_CORETYPE=" + coretype] if coretype else []
+    for name, value in PINNED_NUMERICS_ENV.items():  # the kernels the sandbox pins
+        command += ["-e", f"{name}={value}"]
     command += ["-v", REPO + ":/repo:ro", "-v", os.path.join(data_dir, "public") + ":/data/public:ro",
                 image, "python3", "-B", "/repo/bench/bench_nn_step.py", "--data-dir", "/data", *inner]
     sys.exit(subprocess.run(command).returncode)

@@ -98,9 +98,12 @@ def main():
     import era_stack
 
     image = era_stack.ensure()
-    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    sys.path.insert(0, REPO)
+    from grader.numerics import PINNED_NUMERICS_ENV
+
     command = ["docker", "run", "--rm", "--network", "none", "--user", "10001:10001", "--tmpfs", "/tmp"]
-    command += ["-e", "OPENBLAS_CORETYPE=" + coretype] if coretype else []
+    for name, value in PINNED_NUMERICS_ENV.items():  # the kernels the sandbox pins
+        command += ["-e", f"{name}={value}"]
     command += ["-v", REPO + ":/repo:ro", "-v", os.path.abspath(args.compat) + ":/compat:ro", image,
                 "python3", "-B", "/repo/bench/compat_bits.py", "--here", "--compat", "/compat", "--repo", "/repo",
                 "--variants", args.variants]

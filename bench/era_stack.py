@@ -4,11 +4,10 @@ Debian bullseye's Python 3.9 (debootstrap minbase), numpy 1.22.4 from PyPI's man
 allocators a sandbox could preload (Debian's libjemalloc2, and libmimalloc when the suite has one).
 The image holds no nngrade code: benchmarks bind-mount the checkout read-only. Run (as root):
 
-    .venv/bin/python bench/era_stack.py [--sandbox]   # prints the tag; builds it unless it exists
+    .venv/bin/python bench/era_stack.py   # prints the tag; builds it unless it exists
 
---sandbox also builds a sandbox image on that stack: this checkout's grader/ laid out as the sandbox
-image lays it out (/opt/nngrade, user 10001), for `bench/bench_grade.py --image TAG`. It stands in for
-the era sandbox image until that lands; it is not it.
+It runs the benchmarks' own processes (workloads, floors, the course's numbers) on the sandbox's stack;
+graded attempts run in the sandbox image itself (sandbox/image).
 """
 
 from __future__ import annotations
@@ -90,41 +89,9 @@ def ensure() -> str:
     return name
 
 
-SANDBOX_DOCKERFILE = """FROM {base}
-COPY grader /opt/nngrade/grader
-RUN echo /opt/nngrade >> /usr/lib/python3/dist-packages/era.pth \\
-    && python3 -I -m compileall -q /opt/nngrade/grader && chmod -R a+rX,go-w /opt/nngrade \\
-    && /usr/sbin/groupadd --gid 10001 student \\
-    && /usr/sbin/useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp student
-ENV OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMEXPR_NUM_THREADS=1 LANG=C.UTF-8 HOME=/tmp \\
-    TMPDIR=/tmp MPLBACKEND=Agg
-WORKDIR /tmp
-USER 10001:10001
-"""
-
-
-def ensure_sandbox() -> str:
-    """An era-stack sandbox image holding this checkout's grader/, built unless it exists."""
-    base = ensure()
-    sys.path.insert(0, str(REPO))
-    from sandbox.image import GRADER_DIR, _copy_grader, inputs_hash
-
-    digest = hashlib.sha256((inputs_hash(grader_dir=GRADER_DIR) + base + SANDBOX_DOCKERFILE).encode()).hexdigest()
-    name = f"{REPOSITORY}-sandbox:{digest[:12]}"
-    if not image_exists(name):
-        with tempfile.TemporaryDirectory(prefix="era-sandbox-") as tmp:
-            _copy_grader(Path(tmp) / "grader")
-            (Path(tmp) / "Dockerfile").write_text(SANDBOX_DOCKERFILE.format(base=base))
-            _run(["docker", "build", "-q", "-t", name, tmp], capture_output=True)
-    return name
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sandbox", action="store_true", help="also build the era-stack sandbox image")
-    args = parser.parse_args()
-    if args.sandbox:
-        print(ensure_sandbox())
+    parser.parse_args()
     name = ensure()
     versions = subprocess.run(
         ["docker", "run", "--rm", "--network", "none", name, "python3", "-c",

@@ -195,9 +195,17 @@ def load_mnist(np, public):
 
 
 def regression_data(np):
+    """q1's points and targets in the dataset's order, as grader/kit's backend builds them."""
     x = np.expand_dims(np.linspace(-2 * np.pi, 2 * np.pi, num=200), axis=1)
     np.random.RandomState(0).shuffle(x)
-    return x, np.sin(x)
+    table = os.path.join(KIT_DIR, "regression_targets.txt")
+    if not os.path.exists(table):  # a kit from before the table: sin computed here
+        return x, np.sin(x)
+    with open(table, encoding="utf-8") as handle:
+        values = [float.fromhex(line) for line in handle.read().splitlines() if line and not line.startswith("#")]
+    order = np.arange(200)
+    np.random.RandomState(0).shuffle(order)
+    return x, np.array(values, dtype=np.float64).reshape(200, 1)[order]
 
 
 def floor_staff(np, public, args):
