@@ -7,8 +7,8 @@ Starts its own redis-server on a free loopback port, a SQLite gradebook in a tem
 --database-url) and one `python -m worker` with the real grader and the chosen runner. The burst is
 enqueued at once, as at a deadline. --mix staff grades the staff solution N times; --mix deadline grades
 a mix shaped like a real deadline (of every 10 files: 7 sound models, one that never stops training so
-q1 runs into its wall limit twice (the retry), one that does not train (q1 retried, fast), one that
-raises in train()); shorter --q1-wall-s keeps its timeouts affordable. Prints:
+q1 runs into its wall limit (twice where the rules retry a timeout), one that does not train (q1 retried,
+fast), one that raises in train()); shorter --q1-wall-s keeps its timeouts affordable. Prints:
   makespan / (sum of attempt CPU / workers)          the queue's and sandbox's overhead on the work itself
   makespan / (sum of single grade times / workers)   target <= 1.15
   student wait during a regrade / median grade time   target <= 1.0
