@@ -1,145 +1,162 @@
-"""One training step of a 784-200-10 ReLU net at batch 100: our `nn` against hand-written numpy.
+"""Training steps as grading runs them: one fresh process per measurement, student workload shapes.
 
-Run: ``.venv/bin/python bench/bench_nn_step.py [--rounds N]``. BLAS is pinned to one thread so the
-comparison measures our overhead, not thread scheduling. A third row runs the contract's
-straightforward back-propagation (every node, zero-filled accumulators) on the same graph.
+    .venv/bin/python bench/bench_nn_step.py [--era] [--shapes q1,q2] [--rounds 5]
+        [--allocators default,glibc-tuned,jemalloc] [--q1-steps 2000] [--q2-steps 600]
+
+Shapes (bench/nn_workloads.py): q1, a student's 1-200-1 net at batch 200 with the whole-data loss after
+every step; q1s, the staff solution's 1-64-1 net at batch 20; q2, 784-200-10 at batch 100 on MNIST with
+get_validation_accuracy after each epoch. --q1-steps counts steps for both q1 shapes.
+
+Each measurement is one `bench/nn_workloads.py` process (imports, dataset, then the timed loop), so
+allocator state, page faults and caches are those of a graded attempt, not of a warm benchmark loop.
+Variants per round, in a fresh random order: our nn, the numpy floor, the contract implemented literally
+(the course kit's stand-in). Every (allocator, shape) cell runs all variants in the same round, so a ratio
+is taken between neighbours in time; the figure is the median over rounds of those per-round ratios.
+Times are the loop's CPU seconds (user + system, page faults included) per step: on a shared machine
+CPU time moves far less than wall time; wall time is printed beside it.
+
+--era runs everything in the era stack's container (Debian bullseye, Python 3.9, numpy 1.22.4; see
+bench/era_stack.py), with the checkout and the MNIST cache mounted read-only and no network.
+One BLAS thread everywhere; with --era, the kernels pinned as the sandbox pins them (grader/numerics.py).
 """
 
-from __future__ import annotations
-
+import argparse
+import json
 import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
 
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_variable] = "1"
-
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from grader.kit import import_kit  # noqa: E402
-
-nn, _backend = import_kit()
-
-BATCH, INPUTS, HIDDEN, CLASSES = 100, 784, 200, 10
-LEARNING_RATE = 0.1
-
-
-def make_batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.RandomState(seed)
-    x = rng.uniform(0.0, 1.0, size=(BATCH, INPUTS))
-    y = np.zeros((BATCH, CLASSES))
-    y[np.arange(BATCH), rng.randint(0, CLASSES, size=BATCH)] = 1.0
-    return x, y
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+WORKLOAD = os.path.join(BENCH_DIR, "nn_workloads.py")
+VARIANTS = ("floor", "ours", "literal")
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+# glibc: big arrays from the heap instead of fresh mmaps, and no trimming of the heap top after each free.
+GLIBC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "134217728"}
+ALLOCATORS = {
+    "default": {},
+    "glibc-tuned": GLIBC_TUNED,
+    "glibc-32m": {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "268435456",
+                  "MALLOC_TOP_PAD_": "16777216"},
+    "glibc-top-pad": {"MALLOC_TOP_PAD_": "16777216"},
+    "jemalloc": {"LD_PRELOAD": JEMALLOC},
+}
+THREAD_ENV = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
-def make_parameters(seed: int) -> list[Any]:
-    np.random.seed(seed)
-    return [nn.Parameter(INPUTS, HIDDEN), nn.Parameter(1, HIDDEN), nn.Parameter(HIDDEN, CLASSES),
-            nn.Parameter(1, CLASSES)]
+def measure(variant, shape, steps, allocator, data_dir):
+    """Run one workload process; its own loop timings plus what the kernel says it cost."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_") and key != "LD_PRELOAD"}
+    env.update(THREAD_ENV)
+    env.update(ALLOCATORS[allocator])
+    command = [sys.executable, WORKLOAD, "--variant", variant, "--shape", shape, "--steps", str(steps),
+               "--data-dir", data_dir]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
+    out = process.stdout.read() if process.stdout else b""
+    _, status, usage = os.wait4(process.pid, 0)
+    wall_s = time.perf_counter() - started
+    process.returncode = status  # reaped by wait4 above
+    if status != 0:
+        raise RuntimeError(f"{variant} {shape} {allocator} failed with status {status}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    result.update(process_wall_s=wall_s, process_cpu_s=usage.ru_utime + usage.ru_stime,
+                  minor_faults=usage.ru_minflt, peak_mb=usage.ru_maxrss / 1024)
+    return result
 
 
-def straightforward_gradients(loss: Any, parameters: list[Any]) -> list[Any]:
-    """The contract read literally: full tape, zeros_like accumulators, every backward computed."""
-    tape: list[Any] = []
-    seen: set[Any] = set()
-
-    def visit(node: Any) -> None:
-        if node not in seen:
-            for parent in node.parents:
-                visit(parent)
-            seen.add(node)
-            tape.append(node)
-
-    visit(loss)
-    grads = {node: np.zeros_like(node.data) for node in seen | set(parameters)}
-    grads[loss] = 1.0
-    for node in reversed(tape):
-        contributions = node._backward(grads[node], *(parent.data for parent in node.parents))
-        for parent, contribution in zip(node.parents, contributions, strict=False):
-            grads[parent] += contribution
-    return [nn.Constant(grads[parameter]) for parameter in parameters]
-
-
-def nn_step(parameters: list[Any], x: np.ndarray, y: np.ndarray,
-            gradients: Callable[[Any, list[Any]], list[Any]]) -> float:
-    w1, b1, w2, b2 = parameters
-    hidden = nn.ReLU(nn.AddBias(nn.Linear(nn.Constant(x), w1), b1))
-    logits = nn.AddBias(nn.Linear(hidden, w2), b2)
-    loss = nn.SoftmaxLoss(logits, nn.Constant(y))
-    for parameter, gradient in zip(parameters, gradients(loss, parameters), strict=True):
-        parameter.update(gradient, -LEARNING_RATE)
-    return float(nn.as_scalar(loss))
+def summarize(cells, steps_of):
+    header = ("allocator", "shape", "variant", "cpu us/step", "wall us/st", "vs floor", "vs lit.", "faults/step",
+              "process s", "peak MB")
+    row = "{:<16}{:<6}{:<9}{:>12}{:>12}{:>10}{:>10}{:>12}{:>10}{:>9}"
+    median = statistics.median
+    print(row.format(*header))
+    for (allocator, shape), rounds in cells.items():
+        steps = steps_of[shape]
+        for variant in VARIANTS:
+            cpu = median(r[variant]["loop_cpu_s"] / steps * 1e6 for r in rounds)
+            wall = median(r[variant]["loop_s"] / steps * 1e6 for r in rounds)
+            vs_floor = median(r[variant]["loop_cpu_s"] / r["floor"]["loop_cpu_s"] for r in rounds)
+            vs_literal = median(r[variant]["loop_cpu_s"] / r["literal"]["loop_cpu_s"] for r in rounds)
+            faults = median(r[variant]["minor_faults"] / steps for r in rounds)
+            process = median(r[variant]["process_wall_s"] for r in rounds)
+            peak = max(r[variant]["peak_mb"] for r in rounds)
+            print(row.format(allocator, shape, variant, f"{cpu:.1f}", f"{wall:.1f}", f"{vs_floor:.3f}",
+                             f"{vs_literal:.3f}", f"{faults:.1f}", f"{process:.2f}", f"{peak:.0f}"))
+        digests = {variant: {r[variant]["digest"] for r in rounds} for variant in VARIANTS}
+        same = digests["ours"] == digests["literal"] and len(digests["ours"]) == 1
+        print(f"{allocator:<16}{shape:<6}final parameters and losses: ours == literal: {same}, "
+              f"floor == literal: {digests['floor'] == digests['literal']} ({','.join(sorted(digests['ours']))})")
 
 
-def numpy_step(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
-    """What a student would write without the library."""
-    w1, b1, w2, b2 = weights
-    pre = np.dot(x, w1) + b1
-    hidden = np.maximum(pre, 0)
-    logits = np.dot(hidden, w2) + b2
-    log_probs = logits - np.max(logits, axis=1, keepdims=True)
-    log_probs -= np.log(np.sum(np.exp(log_probs), axis=1, keepdims=True))
-    loss = np.mean(-np.sum(y * log_probs, axis=1))
-    d_logits = (np.exp(log_probs) - y) / x.shape[0]
-    d_w2 = np.dot(hidden.T, d_logits)
-    d_b2 = np.sum(d_logits, axis=0, keepdims=True)
-    d_pre = np.dot(d_logits, w2.T) * (pre > 0)
-    d_w1 = np.dot(x.T, d_pre)
-    d_b1 = np.sum(d_pre, axis=0, keepdims=True)
-    for weight, gradient in zip(weights, (d_w1, d_b1, d_w2, d_b2), strict=True):
-        weight -= LEARNING_RATE * gradient
-        if not np.isfinite(weight).all():
-            raise FloatingPointError("non-finite weights")
-    return float(loss)
+def run_here(args):
+    steps_of = {"q1": args.q1_steps, "q1s": args.q1_steps, "q2": args.q2_steps}
+    shapes = [shape for shape in args.shapes.split(",") if shape]
+    allocators = [name for name in args.allocators.split(",") if name]
+    for name in allocators:
+        if name == "jemalloc" and not os.path.exists(JEMALLOC):
+            raise SystemExit(f"jemalloc is not installed here ({JEMALLOC})")
+    with open("/proc/loadavg") as handle:
+        load_before = handle.read().split()[:3]
+    numpy_version = subprocess.run([sys.executable, "-c", "import numpy; print(numpy.__version__)"],
+                                   capture_output=True, text=True, check=True).stdout.strip()
+    print("python {}, numpy {}, OPENBLAS_CORETYPE={}, NPY_DISABLE_CPU_FEATURES={}, 1 BLAS thread; {} rounds; "
+          "q1 {} steps, q2 {} steps; load average before: {}".format(
+              platform.python_version(), numpy_version, os.environ.get("OPENBLAS_CORETYPE", "(auto)"),
+              os.environ.get("NPY_DISABLE_CPU_FEATURES", "(none)"), args.rounds,
+                                           args.q1_steps, args.q2_steps, " ".join(load_before)), flush=True)
+    cells = {(allocator, shape): [] for allocator in allocators for shape in shapes}
+    rng = random.Random(args.order_seed)
+    for round_number in range(args.rounds):
+        for key in cells:
+            order = list(VARIANTS)
+            rng.shuffle(order)
+            allocator, shape = key
+            cells[key].append({variant: measure(variant, shape, steps_of[shape], allocator, args.data_dir)
+                               for variant in order})
+        print(f"round {round_number + 1} done", file=sys.stderr, flush=True)
+    with open("/proc/loadavg") as handle:
+        print("load average after: {}".format(" ".join(handle.read().split()[:3])))
+    summarize(cells, steps_of)
 
 
-def time_steps(step: Callable[[], float], steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - start) / steps
+def run_in_era_stack(args, argv):
+    sys.path.insert(0, BENCH_DIR)
+    import era_stack
+
+    image = era_stack.ensure()
+    data_dir = os.path.abspath(args.data_dir)
+    inner = [arg for arg in argv if arg != "--era"]
+    sys.path.insert(0, REPO)
+    from grader.numerics import PINNED_NUMERICS_ENV
+
+    command = ["docker", "run", "--rm", "--network", "none", "--user", "10001:10001"]
+    for name, value in PINNED_NUMERICS_ENV.items():  # the kernels the sandbox pins
+        command += ["-e", f"{name}={value}"]
+    command += ["-v", REPO + ":/repo:ro", "-v", os.path.join(data_dir, "public") + ":/data/public:ro",
+                image, "python3", "-B", "/repo/bench/bench_nn_step.py", "--data-dir", "/data", *inner]
+    sys.exit(subprocess.run(command).returncode)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=40, help="timed rounds per variant (interleaved)")
-    parser.add_argument("--steps", type=int, default=10, help="steps per round")
+def main():
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--era", action="store_true", help="run in the era stack's container")
+    parser.add_argument("--shapes", default="q1,q1s,q2")
+    parser.add_argument("--allocators", default="default,glibc-tuned,jemalloc")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--q1-steps", type=int, default=2000)
+    parser.add_argument("--q2-steps", type=int, default=600)
+    parser.add_argument("--order-seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=os.environ.get("NNGRADE_DATA_DIR", os.path.join(REPO, "var", "data")))
     args = parser.parse_args()
-
-    x, y = make_batch(1)
-    ours = make_parameters(0)
-    reference = make_parameters(0)
-    weights = [parameter.data.copy() for parameter in make_parameters(0)]
-
-    variants: dict[str, Callable[[], float]] = {
-        "hand-written numpy": lambda: numpy_step(weights, x, y),
-        "nngrade nn": lambda: nn_step(ours, x, y, nn.gradients),
-        "straightforward nn": lambda: nn_step(reference, x, y, straightforward_gradients),
-    }
-    for step in variants.values():  # warm caches and BLAS buffers
-        time_steps(step, 3)
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.rounds):
-        for name, step in variants.items():
-            samples[name].append(time_steps(step, args.steps))
-
-    same_bits = all(np.array_equal(a.data, b.data) for a, b in zip(ours, reference, strict=True))
-    baseline = statistics.median(samples["hand-written numpy"])
-    print(f"python {platform.python_version()}, numpy {np.__version__}, BLAS threads 1, "
-          f"{args.rounds} rounds x {args.steps} steps, batch {BATCH}, {INPUTS}-{HIDDEN}-{CLASSES} ReLU net")
-    print(f"{'variant':<22} {'median ms/step':>15} {'ratio vs numpy':>15}")
-    for name, values in samples.items():
-        median = statistics.median(values)
-        print(f"{name:<22} {median * 1e3:>15.3f} {median / baseline:>15.2f}")
-    print(f"nngrade nn and straightforward nn parameters bit-identical after all steps: {same_bits}")
+    if args.era:
+        run_in_era_stack(args, sys.argv[1:])
+    else:
+        run_here(args)
 
 
 if __name__ == "__main__":

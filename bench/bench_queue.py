@@ -1,9 +1,15 @@
-"""Queue benchmark: N staff submissions on W worker processes, then a student upload during a regrade.
+"""Queue benchmark: a burst of N submissions on W worker processes, then a student upload during a regrade.
 
     .venv/bin/python bench/bench_queue.py [--count 40] [--workers 2] [--questions q1,q2]
+        [--mix staff|deadline] [--runner local|docker] [--q1-wall-s 180] [--q2-wall-s 600]
 
 Starts its own redis-server on a free loopback port, a SQLite gradebook in a temporary directory (or
---database-url) and one `python -m worker` with the real grader and the local runner. Prints:
+--database-url) and one `python -m worker` with the real grader and the chosen runner. The burst is
+enqueued at once, as at a deadline. --mix staff grades the staff solution N times; --mix deadline grades
+a mix shaped like a real deadline (of every 10 files: 7 sound models, one that never stops training so
+q1 runs into its wall limit (twice where the rules retry a timeout), one that does not train (q1 retried,
+fast), one that raises in train()); shorter --q1-wall-s keeps its timeouts affordable. Prints:
+  makespan / (sum of attempt CPU / workers)          the queue's and sandbox's overhead on the work itself
   makespan / (sum of single grade times / workers)   target <= 1.15
   student wait during a regrade / median grade time   target <= 1.0
 """
@@ -11,6 +17,7 @@ Starts its own redis-server on a free loopback port, a SQLite gradebook in a tem
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -32,10 +39,15 @@ from gradebook import assignments, submissions, users  # noqa: E402
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction  # noqa: E402
 from gradebook.models import GradingRun  # noqa: E402
 from gradebook.regrade import RegradeScope  # noqa: E402
+from grader.limits import Limits  # noqa: E402
 from nngrade.settings import Settings  # noqa: E402
 from worker.api import GradingQueue  # noqa: E402
 
 STAFF = REPO / "reference_solutions" / "staff" / "models.py"
+BROKEN = REPO / "reference_solutions" / "broken"
+# Of every 10 files at a deadline (see the module docstring).
+DEADLINE_MIX = [STAFF] * 7 + [BROKEN / "infinite_loop.py", BROKEN / "no_training.py",
+                               BROKEN / "exception_in_train.py"]
 NO_LIMITS = submissions.UploadLimits(max_bytes=1 << 20, min_interval_s=0, per_day=0)
 
 
@@ -62,7 +74,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--questions", default="q1,q2")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--mix", choices=("staff", "deadline"), default="staff")
+    parser.add_argument("--runner", choices=("local", "docker"), default="local")
+    parser.add_argument("--q1-wall-s", type=float, default=180.0)
+    parser.add_argument("--q2-wall-s", type=float, default=600.0)
     args = parser.parse_args()
+    files = [STAFF] if args.mix == "staff" else DEADLINE_MIX
     questions = tuple(q for q in args.questions.split(",") if q)
 
     tmp = Path(tempfile.mkdtemp(prefix="nngrade-bench-"))
@@ -71,11 +88,12 @@ def main() -> int:
                               "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
     database_url = args.database_url or f"sqlite:///{tmp / 'gradebook.sqlite3'}"
     settings = Settings(var_dir=tmp / "var", database_url=database_url, redis_url=f"redis://127.0.0.1:{port}/0",
-                        data_dir=REPO / "var" / "data", storage_dir=tmp / "submissions", runner="local",
+                        data_dir=Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var" / "data")),
+                        storage_dir=tmp / "submissions", runner=args.runner,
                         secret_key="bench", worker_concurrency=args.workers)
     env = {**os.environ, "NNGRADE_VAR_DIR": str(settings.var_dir), "NNGRADE_DATABASE_URL": database_url,
            "NNGRADE_REDIS_URL": settings.redis_url, "NNGRADE_STORAGE_DIR": str(settings.storage_dir),
-           "NNGRADE_DATA_DIR": str(settings.data_dir), "NNGRADE_RUNNER": "local", "PYTHONPATH": str(REPO)}
+           "NNGRADE_DATA_DIR": str(settings.data_dir), "NNGRADE_RUNNER": args.runner, "PYTHONPATH": str(REPO)}
     migrate(database_url)
     with open(tmp / "worker.log", "wb") as log:
         worker = subprocess.Popen(
@@ -87,25 +105,37 @@ def main() -> int:
     try:
         time.sleep(3)
         with transaction(sessions) as s:
+            limits = {"q1": Limits(wall_s=args.q1_wall_s), "q2": Limits(wall_s=args.q2_wall_s)}
             hw = assignments.create_assignment(s, "bench", "Bench", datetime.now(UTC) + timedelta(days=1),
-                                               questions=questions)
+                                               questions=questions, limits=limits)
             people = [users.create_user(s, f"s{i:03d}", f"Student {i}", "pw") for i in range(args.count + 1)]
         source = STAFF.read_bytes()
-        started = time.time()
-        run_ids = []
+        burst = []
         for i in range(args.count):
             with transaction(sessions) as s:
                 sub, run = submissions.create_submission(s, s.merge(people[i]), s.merge(hw),
-                                                         source + f"\n# {i}\n".encode(), NO_LIMITS)
-                sub_id = sub.id
-            run_ids.append(queue.enqueue_submission(sub_id))
+                                                         files[i % len(files)].read_bytes() + f"\n# {i}\n".encode(),
+                                                         NO_LIMITS)
+                burst.append(sub.id)
+        started = time.time()
+        run_ids = [queue.enqueue_submission(sub_id) for sub_id in burst]
         runs = wait_done(sessions, run_ids)
         makespan = max(r.finished_at for r in runs).timestamp() - started
         grade_times = [r.wall_s or 0.0 for r in runs]
+        attempts = [a for r in runs for q in (r.report or {}).get("questions", []) for a in q.get("attempts", [])]
+        attempt_cpu = sum(a.get("cpu_s", 0.0) for a in attempts)
         ideal = sum(grade_times) / args.workers
-        print(f"{args.count} submissions ({','.join(questions)}) on {args.workers} workers: "
-              f"makespan {makespan:.1f} s, sum of grade times / workers {ideal:.1f} s, "
-              f"ratio {makespan / ideal:.3f} (target <= 1.15); median grade {statistics.median(grade_times):.1f} s")
+        cpu_ideal = attempt_cpu / args.workers
+        with open("/proc/loadavg") as handle:
+            load = " ".join(handle.read().split()[:3])
+        print(f"{args.count} submissions ({','.join(questions)}, mix {args.mix}, {args.runner} runner, wall limits "
+              f"q1 {args.q1_wall_s:g} s, q2 {args.q2_wall_s:g} s) on {args.workers} workers; load {load}")
+        print(f"  makespan {makespan:.1f} s; {len(attempts)} attempts, sum of attempt CPU {attempt_cpu:.1f} s, "
+              f"/ workers {cpu_ideal:.1f} s: ratio {makespan / cpu_ideal:.3f}")
+        print(f"  sum of grade times / workers {ideal:.1f} s: ratio {makespan / ideal:.3f} (target <= 1.15)")
+        ordered = sorted(grade_times)
+        p90 = ordered[math.ceil(0.9 * len(ordered)) - 1]  # nearest rank
+        print(f"  grade time median {statistics.median(ordered):.1f} s, p90 {p90:.1f} s, max {ordered[-1]:.1f} s")
 
         change_set = queue.start_regrade(RegradeScope(assignment="bench"))
         while True:
@@ -129,7 +159,8 @@ def main() -> int:
                                                           GradingRun.status != "done")).all())
         one = statistics.median(grade_times)
         print(f"student upload during a {args.count}-submission regrade: waited {waited:.1f} s before starting "
-              f"(one grade is {one:.1f} s; ratio {waited / one:.2f}, target <= 1.0); "
+              f"(median grade {one:.1f} s: ratio {waited / one:.2f}, target <= 1.0; "
+              f"longest grade {max(grade_times):.1f} s); "
               f"{left} regrade runs were still pending when it finished")
     finally:
         os.killpg(worker.pid, signal.SIGTERM)

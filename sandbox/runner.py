@@ -168,6 +168,11 @@ class DockerRunner:
                 **PINNED_NUMERICS_ENV,
                 **blas_thread_env(limits.blas_threads),
                 "TMPDIR": SCRATCH_DIR,
+                # glibc malloc: arrays up to 4 MiB from the heap, and no trimming of it after every free;
+                # by default each large numpy temporary is a fresh mmap and a storm of page faults
+                # (BENCHMARKS.md, allocator). Values are unchanged: only where memory comes from.
+                "MALLOC_MMAP_THRESHOLD_": "4194304",
+                "MALLOC_TRIM_THRESHOLD_": "134217728",
             },
             labels={SANDBOX_LABEL: "1", OWNER_LABEL: self.settings.owner, PROCESS_LABEL: process_stamp()},
             binds={

@@ -284,3 +284,103 @@ def test_loss_values_are_the_original_expressions() -> None:
     log_probs -= np.log(np.sum(np.exp(log_probs), axis=1, keepdims=True))
     value = nn.SoftmaxLoss(nn.Constant(a), nn.Constant(labels)).data
     assert value == np.mean(-np.sum(labels * log_probs, axis=1))
+
+
+class SignProbe(nn.FunctionNode):
+    """A student operation whose backward makes the sign of every zero in its gradient visible."""
+
+    @staticmethod
+    def _forward(*inputs: Any) -> Any:
+        return inputs[0] * 1.0
+
+    @staticmethod
+    def _backward(gradient: Any, *inputs: Any) -> list[Any]:
+        return [np.copysign(1.0, gradient)]
+
+
+def test_a_students_backward_sees_the_zeros_start() -> None:
+    """Negative zeros from a ReLU mask must reach a student's backward as +0.0, as in the contract."""
+    x = nn.Constant(np.array([[1.0, -1.0], [2.0, -3.0]]))
+    w = nn.Parameter(2, 2)
+    w.data = np.array([[1.0, 0.5], [0.25, 1.0]])
+    loss = nn.SquareLoss(nn.ReLU(SignProbe(nn.Linear(x, w))), nn.Constant(np.full((2, 2), 5.0)))
+    expected = reference_gradients(loss, [w])
+    (gradient,) = nn.gradients(loss, [w])
+    assert_bits_equal(gradient.data, expected[0])
+    # Every output is below its target and one ReLU input is negative: g * 0.0 there is -0.0 before
+    # the zeros start, which the probe would turn into a -1 in w's gradient.
+    probe = loss.parents[0].parents[0]
+    assert np.all(loss.parents[0].data < 5.0) and np.any(probe.data <= 0)
+
+
+def test_relu_in_place_backward_keeps_shared_gradients_intact() -> None:
+    """A ReLU whose gradient is shared (Add hands one array to both parents) must not write into it."""
+    np.random.seed(4)
+    w1, w2 = nn.Parameter(3, 4), nn.Parameter(3, 4)
+    x = nn.Constant(np.random.randn(2, 3))
+    a, b = nn.Linear(x, w1), nn.Linear(x, w2)
+    summed = nn.Add(nn.ReLU(a), nn.ReLU(b))
+    loss = nn.SquareLoss(nn.Add(summed, nn.ReLU(a)), nn.Constant(np.random.randn(2, 4)))
+    expected = reference_gradients(loss, [w1, w2])
+    for gradient, reference in zip(nn.gradients(loss, [w1, w2]), expected, strict=True):
+        assert_bits_equal(gradient.data, reference)
+
+
+def test_subclasses_and_patched_forwards_are_honoured() -> None:
+    x, w = nn.Constant(np.ones((2, 3))), nn.Parameter(3, 1)
+
+    class Doubled(nn.Linear):
+        @staticmethod
+        def _forward(*inputs: Any) -> Any:
+            return np.dot(inputs[0], inputs[1]) * 2.0
+
+    class Plain(nn.Linear):
+        pass
+
+    assert np.array_equal(Doubled(x, w).data, 2.0 * np.dot(x.data, w.data))
+    assert np.array_equal(Plain(x, w).data, np.dot(x.data, w.data))
+    original = nn.ReLU.__dict__["_forward"]  # the staticmethod itself
+    try:
+        nn.ReLU._forward = staticmethod(lambda *inputs: inputs[0] * 0.0)
+        assert np.array_equal(nn.ReLU(x).data, np.zeros((2, 3)))
+    finally:
+        nn.ReLU._forward = original
+    assert np.array_equal(nn.ReLU(x).data, x.data)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_square_loss_value_is_the_original_expression(dtype: Any) -> None:
+    rng = np.random.RandomState(8)
+    for rows, cols in [(1, 1), (200, 1), (20, 64), (7, 3)]:
+        a, b = rng.randn(rows, cols).astype(dtype), rng.randn(rows, cols).astype(dtype)
+        value = nn.SquareLoss(nn.Constant(a), nn.Constant(b)).data
+        expected = np.mean(np.square(a - b) / 2)
+        assert type(value) is type(expected) and value.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("rows", "inner", "cols"), [(1, 2, 1), (1, 20, 64), (64, 20, 1), (20, 2, 64), (5, 7, 3),
+                                                     (100, 784, 200), (784, 100, 200), (200, 100, 10), (1, 5, 1)])
+def test_matrix_products_hold_no_negative_zeros(rows: int, inner: int, cols: int, dtype: Any) -> None:
+    """nn skips the zeros start for gradients that begin as a product over 2+ terms: all -0.0 terms give +0.0."""
+    left = np.full((rows, inner), -0.0, dtype=dtype)
+    right = np.ones((inner, cols), dtype=dtype)
+    right[::3] = -1.0
+    left[:, 1::2] = np.where(right[1::2, :1].T < 0, 0.0, -0.0)  # mixed signs of zero terms
+    for a, b in [(left, right), (np.asfortranarray(left), right), (left, np.asfortranarray(right)),
+                 (np.ascontiguousarray(right.T), np.ascontiguousarray(left.T))]:
+        product = np.dot(a, b)
+        assert product.size and np.all(product == 0)
+        assert not np.signbit(product).any(), f"{a.shape} x {b.shape} gave -0.0"
+
+
+def test_a_one_term_product_gets_the_zeros_start() -> None:
+    """A 1x1 by 1x1 product is a multiplication: -0.0 there must become +0.0 as in the contract."""
+    w = nn.Parameter(1, 1)
+    w.data = np.array([[2.0]])
+    x = nn.Constant(np.array([[-0.0]]))
+    loss = nn.SquareLoss(nn.Linear(x, w), nn.Constant(np.array([[-1.0]])))
+    (gradient,) = nn.gradients(loss, [w])
+    assert np.signbit(np.dot(x.data.T, np.array([[1.0]])))[0, 0]  # numpy's product alone gives -0.0
+    assert_bits_equal(gradient.data, reference_gradients(loss, [w])[0])
+    assert gradient.data[0, 0] == 0 and not np.signbit(gradient.data[0, 0])

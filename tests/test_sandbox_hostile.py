@@ -93,7 +93,7 @@ def _check_findings(name: str, log: str) -> None:
         env = json.loads(next(line for line in lines if line.startswith("SNOOP env")).split(" ", 2)[2])
         assert set(env) <= {"HOME", "HOSTNAME", "LANG", "PATH", "TMPDIR", "MPLBACKEND", "OPENBLAS_NUM_THREADS",
                             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "OPENBLAS_CORETYPE",
-                            "NPY_DISABLE_CPU_FEATURES"}
+                            "NPY_DISABLE_CPU_FEATURES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
         assert "SNOOP uid 10001 10001 [10001]" in lines
         assert "SNOOP submission ['models.py']" in lines
         assert not any("test_labels" in line or "private" in line.split(" ", 1)[1] for line in lines

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 
+_ARRAY = np.ndarray  # the one array type the fast paths take; subclasses go the general way
+
 # The original library validated with `assert`, so student code may catch AssertionError: every
 # error below is also one, while being a real exception that `python -O` cannot strip.
 class NNError(AssertionError):
@@ -99,6 +101,10 @@ class DataNode(Node):
         return []
 
 
+# Below this many values a new array costs less than looking the buffers up.
+_UPDATE_BUFFER_MIN_SIZE = 4096
+
+
 class Parameter(DataNode):
     """A trainable n×m matrix, e.g. ``nn.Parameter(784, 200)``.
 
@@ -136,8 +142,21 @@ class Parameter(DataNode):
                 f"Multiplier must be a Python int or float (convert with float()), "
                 f"instead got {type(multiplier).__name__}"
             )
-        self.data += multiplier * direction.data
-        if not np.isfinite(self.data).all():
+        data, step = self.data, direction.data
+        if (type(data) is np.ndarray and type(step) is np.ndarray and data.dtype == step.dtype == np.float64
+                and data.size >= _UPDATE_BUFFER_MIN_SIZE):
+            # The same two operations into buffers this parameter keeps, instead of two new arrays per
+            # update (the product, the finiteness mask): for a 784x200 weight, 1.4 MB of fresh memory a step.
+            buffers = self.__dict__.get("_update_buffers")
+            if buffers is None or buffers[0].shape != data.shape:
+                buffers = self._update_buffers = (np.empty(data.shape), np.empty(data.shape, dtype=bool))
+            product, finite = buffers
+            self.data += np.multiply(multiplier, step, out=product)
+            all_finite = np.logical_and.reduce(np.isfinite(self.data, out=finite), axis=None)
+        else:
+            self.data += multiplier * step
+            all_finite = np.isfinite(self.data).all()
+        if not all_finite:
             raise NonFiniteError("Parameter contains NaN or infinity after update, cannot continue")
 
 
@@ -145,6 +164,10 @@ class Constant(DataNode):
     """A fixed float array, e.g. a batch of inputs or labels; datasets and `gradients` create them."""
 
     def __init__(self, data: Any) -> None:
+        if type(data) is np.ndarray and data.dtype.kind == "f":  # the usual case, checked cheaply
+            self.parents = []
+            self.data = data
+            return
         if not isinstance(data, np.ndarray):
             raise NodeTypeError(
                 f"Constant data must be a numpy array (convert with np.asarray), "
@@ -159,11 +182,12 @@ class Constant(DataNode):
 
 
 def _check_nodes(owner: str, parents: Sequence[object]) -> None:
-    if not all(isinstance(parent, Node) for parent in parents):
-        raise NodeTypeError(
-            f"Inputs to {owner} must be nodes (wrap arrays in nn.Constant), "
-            f"instead got types {_type_names(parents)}"
-        )
+    for parent in parents:
+        if not isinstance(parent, Node):
+            raise NodeTypeError(
+                f"Inputs to {owner} must be nodes (wrap arrays in nn.Constant), "
+                f"instead got types {_type_names(parents)}"
+            )
 
 
 def _check_arity(owner: str, inputs: Sequence[Any], count: int) -> None:
@@ -204,6 +228,19 @@ class FunctionNode(Node):
 class Add(FunctionNode):
     """Element-wise sum: ``Add(x, y)`` with x and y both B×F gives B×F."""
 
+    def __init__(self, *parents: Node) -> None:
+        # The exact class with its own forward and valid 2-D arrays: computed here, with the same
+        # expression; anything else (a subclass's forward, an error to report) takes the general path.
+        if len(parents) == 2 and type(self)._forward is _add_forward:
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape == b.shape:
+                    self.parents = parents
+                    self.data = a + b
+                    return
+        super().__init__(*parents)
+
     @staticmethod
     def _forward(*inputs: Any) -> Any:
         _check_arity("Add", inputs, 2)
@@ -216,8 +253,24 @@ class Add(FunctionNode):
         return [gradient, gradient]
 
 
+_add_forward = Add._forward
+
+
 class AddBias(FunctionNode):
     """Adds a bias row to every row: ``AddBias(features, bias)``, B×F and 1×F give B×F."""
+
+    def __init__(self, *parents: Node) -> None:
+        # As Add.__init__.
+        if len(parents) == 2 and type(self)._forward is _add_bias_forward:
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if (type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2
+                        and b.shape[0] == 1 and b.shape[1] == a.shape[1]):
+                    self.parents = parents
+                    self.data = a + b
+                    return
+        super().__init__(*parents)
 
     @staticmethod
     def _forward(*inputs: Any) -> Any:
@@ -234,6 +287,9 @@ class AddBias(FunctionNode):
     @staticmethod
     def _backward(gradient: Any, *inputs: Any) -> list[Any]:
         return [gradient, np.sum(gradient, axis=0, keepdims=True)]
+
+
+_add_bias_forward = AddBias._forward
 
 
 class DotProduct(FunctionNode):
@@ -265,6 +321,18 @@ class DotProduct(FunctionNode):
 class Linear(FunctionNode):
     """Matrix product: ``Linear(features, weights)``, B×I and I×O give B×O."""
 
+    def __init__(self, *parents: Node) -> None:
+        # As Add.__init__.
+        if len(parents) == 2 and type(self)._forward is _linear_forward:
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+                    self.parents = parents
+                    self.data = np.dot(a, b)
+                    return
+        super().__init__(*parents)
+
     @staticmethod
     def _forward(*inputs: Any) -> Any:
         _check_arity("Linear", inputs, 2)
@@ -282,8 +350,22 @@ class Linear(FunctionNode):
         return [np.dot(gradient, inputs[1].T), np.dot(inputs[0].T, gradient)]
 
 
+_linear_forward = Linear._forward
+
+
 class ReLU(FunctionNode):
     """Element-wise ``max(x, 0)``: ``ReLU(x)`` keeps x's B×F shape."""
+
+    def __init__(self, *parents: Node) -> None:
+        if len(parents) == 1 and type(self)._forward is _relu_forward:  # as in Add.__init__
+            (source,) = parents
+            if isinstance(source, Node):
+                x = source.data
+                if type(x) is np.ndarray and x.ndim == 2:
+                    self.parents = parents
+                    self.data = np.maximum(x, 0)
+                    return
+        super().__init__(*parents)
 
     @staticmethod
     def _forward(*inputs: Any) -> Any:
@@ -296,8 +378,23 @@ class ReLU(FunctionNode):
         return [gradient * np.where(inputs[0] > 0, 1.0, 0.0)]
 
 
+_relu_forward = ReLU._forward
+
+
 class SquareLoss(FunctionNode):
     """Regression loss ``mean((a - b)² / 2)``: ``SquareLoss(a, b)`` with a and b both B×F, a 0-d value."""
+
+    def __init__(self, *parents: Node) -> None:
+        if len(parents) == 2 and type(self)._forward is _square_loss_forward:  # as in Add.__init__
+            first, second = parents
+            if isinstance(first, Node) and isinstance(second, Node):
+                a, b = first.data, second.data
+                if (type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape == b.shape
+                        and a.dtype == np.float64 and b.dtype == np.float64 and a.size):
+                    self.parents = parents
+                    self.data = _square_loss_value(a, b)
+                    return
+        super().__init__(*parents)
 
     @staticmethod
     def _forward(*inputs: Any) -> Any:
@@ -310,6 +407,21 @@ class SquareLoss(FunctionNode):
     def _backward(gradient: Any, *inputs: Any) -> list[Any]:
         a, b = inputs
         return [gradient * (a - b) / a.size, gradient * (b - a) / a.size]
+
+
+_square_loss_forward = SquareLoss._forward
+
+
+def _square_loss_value(a: Any, b: Any) -> Any:
+    """np.mean(np.square(a - b) / 2) for float64 a and b of one shape with elements, in one temporary.
+
+    The same operations in the same order as the expression (np.mean is add.reduce, then a division by
+    the count, as a float64), so the same bits.
+    """
+    difference = a - b
+    np.square(difference, out=difference)
+    np.true_divide(difference, 2, out=difference)
+    return np.float64(np.add.reduce(difference, axis=None) / difference.size)
 
 
 class SoftmaxLoss(FunctionNode):
@@ -386,12 +498,16 @@ def _check_softmax_inputs(inputs: Sequence[Any]) -> Any:
 #
 # Contract: visit the nodes in reverse of a depth-first post-order from the loss (parents in argument
 # order); each node's gradient starts as zeros_like(data) (the loss's as the float 1.0) and every
-# contribution is added in that order. The fast path below computes only contributions that can reach
-# a requested parameter, and reproduces the zero-start by adding 0.0 (turning -0.0 into +0.0) to
-# the first contribution when it is an array we own of the right dtype and shape.
-# Accumulators therefore never hold -0.0, which is what lets them be passed on without copying.
-
-_FRESH, _CLEAN, _FOREIGN = 0, 1, 2  # kinds of contribution, see _Accumulator.add
+# contribution is added in that order. The fast path computes only contributions that can reach a
+# requested parameter, keeps the first contribution itself instead of adding it to zeros, and adds the
+# next ones into it in place when nobody else holds that array.
+#
+# Skipping the zeros changes nothing but the sign of some zeros: 0.0 + c equals c except that -0.0
+# becomes +0.0. Our own backward operations (products, sums, matrix products, divisions by a count) map
+# inputs that differ only in the sign of zeros to outputs that differ only in the sign of zeros, so the
+# difference can only reach what is observable as a signed zero. What is observable gets the zeros start
+# back by adding 0.0: every returned parameter gradient (the contract's never holds -0.0), and every
+# gradient handed to a student's own `_backward`.
 
 _FAST_TYPES = frozenset(
     {Constant, Parameter, Add, AddBias, DotProduct, Linear, ReLU, SquareLoss, SoftmaxLoss}
@@ -399,37 +515,47 @@ _FAST_TYPES = frozenset(
 
 
 class _Accumulator:
-    """Per-node gradient sums with the contract's zeros-then-add semantics."""
+    """Per-node gradient sums: ``grads[node]``, and which of those arrays we may write into."""
 
-    __slots__ = ("grads", "owned")
+    __slots__ = ("grads", "owned", "unsigned")
 
     def __init__(self) -> None:
         self.grads: dict[Node, Any] = {}
         # Nodes whose gradient array nobody else references, so it may be added into in place.
         self.owned: set[Node] = set()
+        # Nodes whose gradient holds no -0.0, so the zeros start would not change it. Adding anything to
+        # such an array keeps it so: in round-to-nearest only (-0.0) + (-0.0) gives -0.0.
+        self.unsigned: set[Node] = set()
 
-    def add(self, node: Node, contribution: Any, kind: int) -> None:
-        """kind: _FRESH (a new array of ours), _CLEAN (another node's sum), _FOREIGN (anything)."""
+    def add_product(self, node: Node, product: Any, inner: int) -> None:
+        """Add a new matrix product (np.dot) over an inner dimension of `inner` terms.
+
+        With two terms or more it holds no -0.0: numpy's and BLAS's sums start from +0.0, and +0.0 plus
+        a -0.0 term is +0.0. (A 1x1 by 1x1 product is a plain multiplication and can give -0.0.) The
+        equality tests check this on the platform they run on.
+        """
+        first = node not in self.grads
+        self.add(node, product, True)
+        if first and inner > 1 and self.grads[node] is product:
+            self.unsigned.add(node)
+
+    def add(self, node: Node, contribution: Any, fresh: bool) -> None:
+        """Add a contribution; fresh: a new array of ours, else another node's gradient (shared)."""
         grads = self.grads
         current = grads.get(node)
         if current is None:
             data = node.data
             if (
-                kind != _FOREIGN
-                and type(contribution) is np.ndarray
+                type(contribution) is np.ndarray
                 and type(data) is np.ndarray
                 and contribution.dtype == data.dtype
                 and contribution.shape == data.shape
             ):
-                if kind == _FRESH:
-                    np.add(contribution, 0.0, out=contribution)
-                    self.owned.add(node)
                 grads[node] = contribution
-            else:
-                total = np.zeros_like(data)
-                total += contribution
-                grads[node] = total
-                self.owned.add(node)
+                if fresh:
+                    self.owned.add(node)
+            else:  # a cast or a broadcast: exactly the contract's zeros-then-add
+                self.add_foreign(node, contribution)
         elif node in self.owned:
             current += contribution
         else:
@@ -438,23 +564,40 @@ class _Accumulator:
             grads[node] = total
             self.owned.add(node)
 
-    def get(self, node: Node) -> Any:
-        gradient = self.grads.get(node)
-        return np.zeros_like(node.data) if gradient is None else gradient
+    def add_foreign(self, node: Node, contribution: Any) -> None:
+        """Add a contribution from a student's `_backward`: never kept, since they may still hold it."""
+        current = self.grads.get(node)
+        if current is None:
+            total = np.zeros_like(node.data)
+            total += contribution
+            self.grads[node] = total
+            self.owned.add(node)
+        else:
+            self.add(node, contribution, False)
 
-    def get_private(self, node: Node) -> Any:
-        """The node's gradient as an array no other node's gradient shares."""
+    def observable(self, node: Node) -> Any:
+        """The node's gradient as the contract has it (zeros start included), in an array of its own."""
         gradient = self.grads.get(node)
         if gradient is None:
             return np.zeros_like(node.data)
-        if node not in self.owned and isinstance(gradient, np.ndarray):
-            return gradient.copy()
+        if type(gradient) is not np.ndarray or gradient.dtype.kind not in "fc":
+            return gradient.copy() if isinstance(gradient, np.ndarray) and node not in self.owned else gradient
+        if node in self.owned:
+            return gradient if node in self.unsigned else np.add(gradient, 0.0, out=gradient)
+        self.owned.add(node)
+        self.grads[node] = gradient = np.add(gradient, 0.0)
         return gradient
 
 
-def _post_order(root: Node) -> list[Node]:
-    """Depth-first post-order from root, parents in argument order, without recursion."""
-    tape: list[Node] = []
+def _plan(root: Node, requested: set[Node]) -> tuple[list[Node], set[Node]]:
+    """The nodes whose backward runs, in depth-first post-order from root (parents in argument order),
+    and the nodes that matter: a requested parameter is among their ancestors or is themselves, or
+    they are of a type not ours (students' own operations, whose _backward always runs as written).
+
+    Without recursion, since graphs can be deep. DotProduct nodes are always listed: reaching one raises.
+    """
+    work: list[Node] = []
+    relevant: set[Node] = set()
     seen = {root}
     stack: list[tuple[Node, Iterator[Node]]] = [(root, iter(root.parents))]
     while stack:
@@ -462,12 +605,28 @@ def _post_order(root: Node) -> list[Node]:
         for parent in pending:
             if parent not in seen:
                 seen.add(parent)
-                stack.append((parent, iter(parent.parents)))
-                break
+                if parent.parents:
+                    stack.append((parent, iter(parent.parents)))
+                    break
+                # A leaf (a data node) is finished at once.
+                kind = type(parent)
+                if parent in requested or kind not in _FAST_TYPES:
+                    relevant.add(parent)
+                    if kind is not Parameter and kind is not Constant:
+                        work.append(parent)
         else:
             stack.pop()
-            tape.append(node)
-    return tape
+            kind = type(node)
+            if node in requested or kind not in _FAST_TYPES:
+                relevant.add(node)
+            else:
+                for parent in node.parents:
+                    if parent in relevant:
+                        relevant.add(node)
+                        break
+            if (node in relevant and kind is not Parameter and kind is not Constant) or kind is DotProduct:
+                work.append(node)
+    return work, relevant
 
 
 def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
@@ -481,97 +640,106 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
             f"Loss must be a SquareLoss or SoftmaxLoss node, instead got {type(loss).__name__}"
         )
     parameters = list(parameters)
-    if not all(isinstance(parameter, Parameter) for parameter in parameters):
-        raise NodeTypeError(
-            f"Parameters must all be nn.Parameter nodes, instead got types {_type_names(parameters)}"
-        )
+    for parameter in parameters:
+        if not isinstance(parameter, Parameter):
+            raise NodeTypeError(
+                f"Parameters must all be nn.Parameter nodes, instead got types {_type_names(parameters)}"
+            )
     if getattr(loss, "used", False):
         raise GraphReuseError("Loss node has already been used for backpropagation, cannot reuse")
     loss.used = True
 
-    tape = _post_order(loss)
-    requested = set(parameters)
-    # A node matters if a requested parameter is among its ancestors (or itself). Nodes of other
-    # types (students' own FunctionNode subclasses) always matter: their _backward runs as written.
-    relevant: set[Node] = set()
-    for node in tape:
-        if (
-            node in requested
-            or type(node) not in _FAST_TYPES
-            or any(parent in relevant for parent in node.parents)
-        ):
-            relevant.add(node)
-
+    work, relevant = _plan(loss, set(parameters))
     acc = _Accumulator()
-    acc.grads[loss] = 1.0
-    for node in reversed(tape):
+    grads = acc.grads
+    grads[loss] = 1.0
+    for node in reversed(work):
         kind = type(node)
         if kind is DotProduct:
             DotProduct._backward(None)
-        if node not in relevant or kind is Parameter or kind is Constant:
-            continue
         parents = node.parents
         if kind is Linear:
             features, weights = parents
-            gradient = acc.get(node)
+            gradient = grads[node]
             if features in relevant:
-                acc.add(features, np.dot(gradient, weights.data.T), _FRESH)
+                acc.add_product(features, np.dot(gradient, weights.data.T), weights.data.shape[1])
             if weights in relevant:
-                acc.add(weights, np.dot(features.data.T, gradient), _FRESH)
+                acc.add_product(weights, np.dot(features.data.T, gradient), features.data.shape[0])
         elif kind is AddBias:
             features, bias = parents
-            gradient = acc.get(node)
+            gradient = grads[node]
             if features in relevant:
-                acc.add(features, gradient, _CLEAN)
+                acc.add(features, gradient, False)
             if bias in relevant:
-                acc.add(bias, np.sum(gradient, axis=0, keepdims=True), _FRESH)
+                if type(gradient) is np.ndarray:  # np.sum's own reduction, without its wrapper
+                    acc.add(bias, np.add.reduce(gradient, axis=0, keepdims=True), True)
+                else:
+                    acc.add(bias, np.sum(gradient, axis=0, keepdims=True), True)
         elif kind is ReLU:
             (source,) = parents
-            gradient = acc.get(node)
+            gradient = grads[node]
             if type(gradient) is np.ndarray and gradient.dtype == np.float64:
-                # g * 1.0 and g * 0.0 exactly as with the float mask, one pass cheaper.
-                acc.add(source, gradient * (source.data > 0), _FRESH)
+                # g * 1.0 and g * 0.0 exactly as with the float mask, one pass cheaper; into g itself when
+                # it is ours, since this node's gradient is not read again.
+                mask = source.data > 0
+                if node in acc.owned and gradient.shape == mask.shape:
+                    acc.add(source, np.multiply(gradient, mask, out=gradient), True)
+                else:
+                    acc.add(source, gradient * mask, True)
             else:
-                acc.add(source, ReLU._backward(gradient, source.data)[0], _FRESH)
+                acc.add(source, ReLU._backward(gradient, source.data)[0], True)
         elif kind is Add:
-            gradient = acc.get(node)
+            gradient = grads[node]
             for parent in parents:
                 if parent in relevant:
-                    acc.add(parent, gradient, _CLEAN)
+                    acc.add(parent, gradient, False)
         elif kind is SoftmaxLoss:
             _backward_softmax(node, acc, relevant)
         elif kind is SquareLoss:
-            a, b = parents
-            gradient = acc.get(node)
-            if a in relevant:
-                acc.add(a, gradient * (a.data - b.data) / a.data.size, _FRESH)
-            if b in relevant:
-                acc.add(b, gradient * (b.data - a.data) / a.data.size, _FRESH)
+            _backward_square(node, acc, relevant)
         else:
-            gradient = acc.get_private(node)
+            gradient = acc.observable(node)
             contributions = node._backward(gradient, *(parent.data for parent in parents))  # type: ignore[attr-defined]
             for parent, contribution in zip(parents, contributions):
-                acc.add(parent, contribution, _FOREIGN)
+                acc.add_foreign(parent, contribution)
 
     results: dict[Node, Constant] = {}
     for parameter in parameters:
         if parameter not in results:
-            results[parameter] = Constant(acc.get_private(parameter))
+            results[parameter] = Constant(acc.observable(parameter))
     return [results[parameter] for parameter in parameters]
+
+
+def _backward_square(node: Node, acc: _Accumulator, relevant: set[Node]) -> None:
+    a, b = node.parents
+    gradient = acc.grads[node]
+    size = a.data.size
+    if a in relevant:
+        difference = a.data - b.data
+        if type(gradient) is float and type(difference) is np.ndarray and difference.dtype == np.float64:
+            # gradient * (a - b) / size, each step into the new difference array; a product with the
+            # loss's own gradient, 1.0, is the identity (a - b holds no signalling NaN), so it is skipped.
+            if gradient != 1.0:
+                np.multiply(gradient, difference, out=difference)
+            acc.add(a, np.true_divide(difference, size, out=difference), True)
+        else:
+            acc.add(a, gradient * difference / size, True)
+    if b in relevant:
+        acc.add(b, gradient * (b.data - a.data) / size, True)
 
 
 def _backward_softmax(node: Node, acc: _Accumulator, relevant: set[Node]) -> None:
     logits, labels = node.parents
-    gradient = acc.get(node)
+    gradient = acc.grads[node]
     if isinstance(logits, FunctionNode) and getattr(node, "_cached_logits", None) is logits.data:
         log_probs = node._cached_log_probs  # type: ignore[attr-defined]
     else:
         log_probs = SoftmaxLoss.log_softmax(logits.data)
     batch = logits.data.shape[0]
     if logits in relevant:
-        acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, _FRESH)
+        acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, True)
     if labels in relevant:
-        acc.add(labels, gradient * -log_probs / batch, _FRESH)
+        acc.add(labels, gradient * -log_probs / batch, True)
 
 
 def as_scalar(node: Node) -> float:
