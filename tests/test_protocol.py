@@ -100,6 +100,8 @@ def test_a_flood_of_results_is_cut_off() -> None:
         (result(warnings="line 3 imports `click`"), "field 'warnings' is missing or has the wrong type"),
         (result(log={"excerpt": 3, "bytes": 0}), "log must have"),
         (result(rusage={"cpu_s": "1"}), "resource usage must be numbers"),
+        (result(stage="halfway"), "unknown stage"),
+        (result(loss_node="MyLoss"), "unknown loss node"),
     ],
 )
 def test_result_validation_names_the_problem(message: dict[str, Any], expected: str) -> None:
