@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from grader.limits import Limits
@@ -30,6 +31,20 @@ class AssignmentConfig:
 
     def limits_for(self, question: str) -> Limits:
         return self.limits.get(question, self.default_limits)
+
+    def with_seed(self, seed: int) -> AssignmentConfig:
+        """Exactly one attempt per question, with this seed and no retry: to reproduce one attempt."""
+        return replace(self, seeds=(seed,))
+
+    def with_wall_s(self, wall_s: float) -> AssignmentConfig:
+        """Every question's wall-clock limit replaced by `wall_s` seconds (other limits kept)."""
+        if not (wall_s > 0 and math.isfinite(wall_s)):
+            raise ValueError(f"a time limit must be a positive number of seconds, got {wall_s}")
+        return replace(
+            self,
+            limits={q: self.limits_for(q).with_wall_s(wall_s) for q in {*self.questions, *self.limits}},
+            default_limits=self.default_limits.with_wall_s(wall_s),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
