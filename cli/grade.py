@@ -16,7 +16,7 @@ from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.local_runner import LocalRunner
 from grader.questions import all_questions
-from grader.report import Report, format_metric, to_gradescope
+from grader.report import QuestionResult, Report, format_metric, to_gradescope
 from grader.runs import Runner
 from grader.source import SourceProblem, check_source
 from nngrade.settings import RUNNER_KINDS, load_settings
@@ -168,7 +168,7 @@ def render_table(report: Report) -> str:
             q.question,
             f"{q.points}/{q.max_points}",
             q.outcome,
-            f"{q.metric_name} {format_metric(q.metric_name, q.metric_value)}",
+            f"{_metric_label(q)} {format_metric(q.metric_name, q.metric_value)}",
             f"{q.comparison} {_threshold(q.metric_name, q.threshold)}",
             ", ".join(f"{a.seed}: {a.outcome}" for a in q.attempts),
             f"{sum(a.wall_s for a in q.attempts):.1f} s",
@@ -195,6 +195,10 @@ def render_table(report: Report) -> str:
             lines.append("  output (last lines):")
             lines.extend(f"    {line[:200]}" for line in excerpt[-10:])
     return "\n".join(lines)
+
+
+def _metric_label(q: QuestionResult) -> str:
+    return f"validation {q.metric_name}" if q.scored_on == "validation" else q.metric_name
 
 
 def _one_line(text: str) -> str:

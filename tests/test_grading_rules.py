@@ -253,3 +253,17 @@ def test_metric_values_are_finite_or_absent(tmp_path: Path) -> None:
     result = grade_question(tmp_path / "models.py", "q1", AssignmentConfig(questions=("q1",), seeds=(0,)),
                             ScriptedRunner({0: evaluation}), tmp_path)
     assert result.outcome == "diverged" and result.metric_value is None and result.counted.predictions == ()
+
+
+@pytest.mark.slow
+@pytest.mark.mnist
+def test_without_test_labels_q2_is_scored_on_the_validation_images(local_runner: Any, data_dir: Path) -> None:
+    """The starter kit's case: the caller says the test labels are not there, and q2 says what it scored."""
+    submission = Path(__file__).resolve().parent.parent / "reference_solutions" / "patterns" / "q2_square_loss.py"
+    config = AssignmentConfig(questions=("q2",), seeds=(0,))
+    report = grade_submission(submission, config, local_runner, data_dir, split="validation")
+    (q2,) = report.questions
+    assert q2.scored_on == "validation" and "Final validation accuracy" in q2.counted.detail
+    # The model printed its own validation accuracy after its last epoch: the very number scored.
+    printed = [line for line in q2.counted.log_excerpt.splitlines() if "validation accuracy" in line]
+    assert q2.metric_value == float(printed[-1].rsplit(" ", 1)[1])
