@@ -39,6 +39,7 @@ class Row:
     max_points: int
     outcome: str
     metric: str
+    metric_value: float | None  # exact, for comparing with reference values to the last bit
     attempts: tuple[tuple[int, str, float, bool], ...]  # seed, outcome, wall seconds, sanity checks passed
 
 
@@ -64,6 +65,7 @@ def rows_of(path: Path, report: Report) -> list[Row]:
             max_points=q.max_points,
             outcome=q.outcome,
             metric=format_metric(q.metric_name, q.metric_value),
+            metric_value=q.metric_value,
             attempts=tuple((a.seed, a.outcome, a.wall_s, a.sanity_passed) for a in q.attempts),
         )
         for q in report.questions
