@@ -17,7 +17,7 @@ from scripted import ScriptedRunner, q1_evaluation
 from grader.config import AssignmentConfig
 from grader.grading import grade_question, grade_submission
 from grader.questions import CheckFailed, get_question
-from grader.questions.q1_regression import regression_inputs
+from grader.questions.q1_regression import regression_data, regression_inputs
 from grader.report import Attempt, Environment, QuestionResult, Report
 from grader.scoring import earns_retry
 
@@ -195,15 +195,24 @@ def test_reordered_rows_score_as_the_course_scores_them(tmp_path: Path) -> None:
     assert measured.predictions == tuple(back.tolist())
 
 
-def test_the_targets_are_the_ones_the_sandbox_computed_not_this_hosts_sin(tmp_path: Path) -> None:
+def test_a_y_recomputed_with_another_sin_passes_and_the_loss_uses_the_backends_targets(tmp_path: Path) -> None:
     evaluation = q1_evaluation(0.004)
-    # The sandbox's NumPy rounds sin differently in the last bit for some points: those targets are used.
-    targets = np.asarray(evaluation["targets"])
-    targets[::7] = np.nextafter(targets[::7], np.inf)
-    evaluation["targets"] = targets.tolist()
-    predictions = np.asarray(evaluation["predictions"])
-    expected = float(0.5 * np.mean((predictions.reshape(200, 1) - targets.reshape(200, 1)) ** 2))
-    assert Q1_QUESTION.metric(evaluation, tmp_path).value == expected
+    table = np.asarray(evaluation["targets"]).reshape(200, 1)
+    # np.sin(dataset.x) on another CPU or NumPy rounds some points differently in the last bit.
+    recomputed = table.copy()
+    recomputed[::7] = np.nextafter(recomputed[::7], np.inf)
+    evaluation["targets"] = recomputed.ravel().tolist()
+    predictions = np.asarray(evaluation["predictions"]).reshape(200, 1)
+    assert Q1_QUESTION.metric(evaluation, tmp_path).value == float(0.5 * np.mean((predictions - table) ** 2))
+
+
+def test_the_backends_targets_are_the_kits_table_in_the_datasets_order() -> None:
+    from grader.kit import import_kit
+
+    _, backend = import_kit()
+    dataset = backend.RegressionDataset(None)
+    x, y = regression_data()
+    assert dataset.x.tobytes() == x.tobytes() and dataset.y.tobytes() == y.tobytes()
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 As in the course, the loss is computed on `dataset.x` and `dataset.y` as `train()` left them, in that row
 order: students reshuffle both together or sort them by x to plot, and that is fine. Their values are not
-the student's to change: the host accepts only the original 200 inputs (in any order) and the targets the
-backend computed for them.
+the student's to change: the host accepts only the original 200 inputs (in any order) with their targets,
+and scores against the backend's own targets (a table, the same bits on every machine).
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ import numpy.typing as npt
 from grader.questions.base import CheckFailed, Measurement, Question, expect_loss, expect_node, register
 
 REGRESSION_POINTS = 200
-# How far a reported target may be from the host's sin(x). The sandbox's NumPy (the course's era) and the
-# host's may round sin differently in the last bit; any change that could move the loss is far larger.
+# The backend's targets: the course environment's exact sin values (grader/kit/regression_targets.txt).
+TARGETS_TABLE = Path(__file__).resolve().parent.parent / "kit" / "regression_targets.txt"
+# How far a target train() left may be from the table and still count as unchanged: a y recomputed as
+# np.sin(dataset.x) on another CPU or NumPy rounds differently in the last bit. Any change that could move
+# the loss is far larger; the loss itself always uses the table's values.
 TARGET_TOLERANCE = 1e-12
 REORDER_ADVICE = (
     "Reordering the rows of dataset.x and dataset.y together is fine; changing, adding or dropping points is not."
@@ -35,12 +38,13 @@ def regression_inputs() -> npt.NDArray[np.float64]:
 
 
 def regression_data() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The course's regression dataset rebuilt on this machine's NumPy (for pictures and benchmarks).
-
-    Scoring never uses these targets: it uses those the sandbox's backend computed (see `scored_rows`).
-    """
-    x = regression_inputs()
-    return x, np.sin(x)
+    """The course's regression dataset exactly as the backend builds it, on any machine: the inputs, and their
+    targets from the course environment's table of sin values, in the same shuffled order."""
+    order = np.arange(REGRESSION_POINTS)
+    np.random.RandomState(0).shuffle(order)
+    lines = TARGETS_TABLE.read_text(encoding="utf-8").splitlines()
+    table = np.array([float.fromhex(line) for line in lines if line and not line.startswith("#")])
+    return regression_inputs(), table.reshape(REGRESSION_POINTS, 1)[order]
 
 
 @register
@@ -82,9 +86,9 @@ class RegressionQuestion(Question):
         if not isinstance(reported, (int, float)) or isinstance(reported, bool):
             raise CheckFailed("RegressionModel.get_loss() did not report a number")
         rows = scored_rows(inputs, targets)
-        # The course's formula, over the rows in the order they were scored; recomputed from the
-        # predictions, so a hard-coded get_loss() cannot pass.
-        loss = float(0.5 * np.mean((predictions - targets) ** 2))
+        # The course's formula over the rows in the order they were scored, with the backend's own targets
+        # for those rows; recomputed from the predictions, so a hard-coded get_loss() cannot pass.
+        loss = float(0.5 * np.mean((predictions - regression_data()[1][rows]) ** 2))
         if not np.isclose(reported, loss) and not (np.isnan(reported) and np.isnan(loss)):
             raise CheckFailed(
                 f"RegressionModel.get_loss() returned a loss of {reported:.4f}, but the autograder computed "
@@ -99,12 +103,13 @@ class RegressionQuestion(Question):
 
 
 def scored_rows(inputs: npt.NDArray[np.float64], targets: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-    """For each scored row, its index in the original dataset; CheckFailed naming what train() changed.
+    """For each scored row, its index in the dataset as built; CheckFailed naming what train() changed.
 
-    The inputs must be the original 200 points bit for bit, each once; each target must be sin of its input
-    as the backend computed it (within TARGET_TOLERANCE of this machine's sin).
+    The inputs must be the original 200 points bit for bit, each once; each target must still be the
+    backend's target for its input (within TARGET_TOLERANCE).
     """
-    original = {value.hex(): index for index, value in enumerate(regression_inputs()[:, 0].tolist())}
+    x, y = regression_data()
+    original = {value.hex(): index for index, value in enumerate(x[:, 0].tolist())}
     rows = np.empty(REGRESSION_POINTS, dtype=np.intp)
     strangers: list[int] = []
     first_row: dict[int, int] = {}
@@ -126,7 +131,7 @@ def scored_rows(inputs: npt.NDArray[np.float64], targets: npt.NDArray[np.float64
             f"train() changed dataset.x: {len(strangers)} of its {REGRESSION_POINTS} rows are not original "
             f"points (row {row} holds {inputs[row, 0]!r}). {REORDER_ADVICE}"
         )
-    expected = np.sin(inputs)
+    expected = y[rows]
     wrong = np.flatnonzero(~(np.abs(targets - expected) <= TARGET_TOLERANCE))
     if wrong.size:
         row = int(wrong[0])
