@@ -5,11 +5,13 @@ from __future__ import annotations
 from grader.report import Attempt
 
 DATASET_SIZES = {"q1": 200, "q2": 60000}
-# The loss node the assignment asks for in each question; the other one is accepted and graded all the same.
-ASSIGNED_LOSS = {"q1": "SquareLoss", "q2": "SoftmaxLoss"}
-ASSIGNED_LOSS_REASON = {
-    "q1": "the squared error of a regression",
-    "q2": "the loss for scores over 10 classes, and it usually reaches 97% in fewer epochs",
+# The loss node the assignment asks for in each question, in its own words; the other node is accepted and
+# graded all the same.
+ASSIGNED_LOSS = {
+    "q1": ("RegressionModel", "SquareLoss", "Emplea nn.SquareLoss como tu error cuadrático",
+           "the squared error suits a regression"),
+    "q2": ("DigitClassificationModel", "SoftmaxLoss", "Deberías usar nn.SoftmaxLoss como tu error",
+           "it suits scores over 10 classes and usually reaches 97% in fewer epochs"),
 }
 
 
@@ -59,11 +61,11 @@ def hints_for(question: str, attempt: Attempt) -> tuple[str, ...]:
         hints.append(
             "Train until the validation accuracy is a little above 97% (say 97.5%): the test set is different."
         )
-    assigned = ASSIGNED_LOSS.get(question)
-    if attempt.loss_node is not None and assigned is not None and attempt.loss_node != assigned:
+    if question in ASSIGNED_LOSS and attempt.loss_node not in (None, ASSIGNED_LOSS[question][1]):
+        model, loss, words, why = ASSIGNED_LOSS[question]
         hints.append(
-            f"get_loss() returns nn.{attempt.loss_node}; the assignment asks for nn.{assigned} here "
-            f"({ASSIGNED_LOSS_REASON[question]}). The grader accepts either and grades the result the same way."
+            f"{model}.get_loss() returns nn.{attempt.loss_node}; the assignment asks for nn.{loss} here "
+            f"(\"{words}\"): {why}. The grader accepts either loss and grades the result the same way."
         )
     if attempt.error is not None and attempt.error.type in ("ModuleNotFoundError", "ImportError"):
         hints.append("The grader has only numpy, nn and backend: remove imports of other modules.")

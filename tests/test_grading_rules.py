@@ -16,7 +16,7 @@ from scripted import ScriptedRunner, q1_evaluation
 
 from grader.config import AssignmentConfig
 from grader.grading import grade_question, grade_submission
-from grader.questions import CheckFailed, get_question
+from grader.questions import CheckFailed, HostDataError, get_question
 from grader.questions.q1_regression import regression_data, regression_inputs
 from grader.report import Attempt, Environment, QuestionResult, Report
 from grader.scoring import earns_retry
@@ -276,3 +276,24 @@ def test_without_test_labels_q2_is_scored_on_the_validation_images(local_runner:
     # The model printed its own validation accuracy after its last epoch: the very number scored.
     printed = [line for line in q2.counted.log_excerpt.splitlines() if "validation accuracy" in line]
     assert q2.metric_value == float(printed[-1].rsplit(" ", 1)[1])
+
+
+@pytest.mark.parametrize("stored_as", ["npy", "bundle"])
+def test_validation_labels_are_read_where_the_backend_reads_them(stored_as: str, tmp_path: Path) -> None:
+    labels = np.arange(5000, dtype=np.uint8) % 10
+    public = tmp_path / "public"
+    public.mkdir()
+    if stored_as == "npy":
+        np.save(public / "dev_labels.npy", labels)
+    else:
+        np.savez_compressed(public / "mnist-public.npz", dev_labels=labels, train_labels=labels[:10])
+    predictions = labels.tolist()
+    predictions[:50] = [(v + 1) % 10 for v in predictions[:50]]
+    measured = get_question("q2").metric({"predictions": predictions}, tmp_path, "validation")
+    assert measured.value == 0.99
+
+
+def test_missing_labels_are_our_fault_never_the_students(tmp_path: Path) -> None:
+    for split in ("test", "validation"):
+        with pytest.raises(HostDataError):
+            get_question("q2").metric({"predictions": [0] * 5000}, tmp_path, split)
