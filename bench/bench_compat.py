@@ -40,7 +40,8 @@ class Row:
     outcome: str
     metric: str
     metric_value: float | None  # exact, for comparing with reference values to the last bit
-    attempts: tuple[tuple[int, str, float, bool], ...]  # seed, outcome, wall seconds, sanity checks passed
+    # seed, outcome, wall seconds, sanity checks passed, CPU seconds (which a busy host does not inflate)
+    attempts: tuple[tuple[int, str, float, bool, float], ...]
 
 
 def submissions_in(paths: Sequence[Path]) -> list[Path]:
@@ -66,7 +67,7 @@ def rows_of(path: Path, report: Report) -> list[Row]:
             outcome=q.outcome,
             metric=format_metric(q.metric_name, q.metric_value),
             metric_value=q.metric_value,
-            attempts=tuple((a.seed, a.outcome, a.wall_s, a.sanity_passed) for a in q.attempts),
+            attempts=tuple((a.seed, a.outcome, a.wall_s, a.sanity_passed, a.cpu_s) for a in q.attempts),
         )
         for q in report.questions
     ]
@@ -82,18 +83,22 @@ def distribution(times_s: Sequence[float]) -> str:
 
 
 def render(rows: Sequence[Row], questions: Sequence[str]) -> str:
-    table = [("file", "question", "points", "outcome", "metric", "attempts (seed: outcome, s)")]
+    table = [("file", "question", "points", "outcome", "metric", "attempts (seed: outcome wall s/CPU s)")]
     for row in rows:
-        attempts = "; ".join(f"{seed}: {outcome} {wall_s:.1f}" for seed, outcome, wall_s, _ in row.attempts)
+        attempts = "; ".join(f"{seed}: {outcome} {wall_s:.1f}/{cpu_s:.1f}"
+                             for seed, outcome, wall_s, _, cpu_s in row.attempts)
         table.append((row.file, row.question, f"{row.points}/{row.max_points}", row.outcome, row.metric, attempts))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)).rstrip() for r in table]
     lines.append("")
-    lines.append("attempt wall times per question (all attempts | sanity checks passed, i.e. the model trained)")
+    lines.append("attempt times per question: wall, all attempts | wall and CPU, attempts whose model trained "
+                 "(sanity checks passed) and did not time out")
     for question in questions:
         mine = [a for r in rows if r.question == question for a in r.attempts]
-        lines.append(f"  {question}: {distribution([a[2] for a in mine])}  |  "
-                     f"{distribution([a[2] for a in mine if a[3]])}")
+        trained = [a for a in mine if a[3] and a[1] != "timeout"]
+        everything = distribution([a[2] for a in mine])
+        lines.append(f"  {question} wall: {everything}  |  {distribution([a[2] for a in trained])}")
+        lines.append(f"  {question} CPU:  {'':{len(everything)}}  |  {distribution([a[4] for a in trained])}")
     return "\n".join(lines)
 
 

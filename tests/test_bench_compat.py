@@ -24,7 +24,7 @@ def test_the_bench_prints_each_verdict_with_seeds_times_and_the_distribution(dat
     )
     assert "tamper_targets.py  q1        2/6     failed_check" in done.stdout
     assert "no_training.py     q1        2/6     below_threshold" in done.stdout
-    assert "  q1: n=3 " in done.stdout and "2 files" in done.stdout
+    assert "  q1 wall: n=3 " in done.stdout and "  q1 CPU: " in done.stdout and "2 files" in done.stdout
     rows = json.loads(rows_file.read_text())
     assert [(r["file"], [a[0] for a in r["attempts"]]) for r in rows] == [
         ("tamper_targets.py", [0]), ("no_training.py", [0, 1])]
