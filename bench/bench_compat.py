@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", type=Path, help="models.py files or folders of them")
     parser.add_argument("--questions", default="q1,q2", help="comma-separated question ids (default %(default)s)")
-    parser.add_argument("--time-limit-s", type=float, help="every question's wall limit instead of its own")
+    parser.add_argument("--time-limit-s", type=float, help="every question's CPU-time budget instead of its own")
     parser.add_argument("--runner", choices=("docker", "local"), default="docker")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var/data")))
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every row as JSON")
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     questions = tuple(q.strip() for q in args.questions.split(",") if q.strip())
     config = AssignmentConfig(questions=questions)
     if args.time_limit_s is not None:
-        config = config.with_wall_s(args.time_limit_s)
+        config = config.with_time_limits(args.time_limit_s)
     if (problem := mnist.cache_status(args.data_dir)) is not None:
         raise SystemExit(f"bench_compat: the MNIST cache is not usable: {problem}")
     runner = make_runner(args.runner, args.data_dir)
@@ -143,8 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  graded {path.name}: {report.total_points}/{report.max_points} in {report.wall_s:.1f} s",
               file=sys.stderr, flush=True)
     print(render(rows, questions))
-    print(f"\n{len(files)} files, {time.monotonic() - started:.0f} s, {runner.name} runner, limits "
-          + ", ".join(f"{q} {config.limits_for(q).wall_s:g} s" for q in questions))
+    print(f"\n{len(files)} files, {time.monotonic() - started:.0f} s, {runner.name} runner, limits (CPU/wall) "
+          + ", ".join(f"{q} {config.limits_for(q).cpu_s:g}/{config.limits_for(q).wall_s:g} s" for q in questions))
     if args.json:
         args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1) + "\n")
     return 0

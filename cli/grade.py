@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     grade.add_argument("--seed", type=int, metavar="N",
                        help="exactly one attempt per question with this seed, no retry (to reproduce an attempt)")
     grade.add_argument("--time-limit-s", type=float, metavar="S",
-                       help="wall-clock limit of every attempt in seconds, instead of each question's own")
+                       help="CPU-time budget of every attempt in seconds, instead of each question's own")
+    grade.add_argument("--wall-limit-s", type=float, metavar="S",
+                       help="wall-clock backstop of every attempt in seconds (default: the one that goes with "
+                            "the time limit); with --seed and --time-limit-s, reproduces any attempt exactly")
     grade.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     grade.add_argument("--gradescope-results", type=Path, metavar="FILE", help="also write Gradescope results.json")
     grade.add_argument("--runner", choices=RUNNER_KINDS,
@@ -64,14 +67,14 @@ def make_runner(kind: str, data_dir: Path) -> Runner:
 
 
 def grading_config(args: argparse.Namespace) -> AssignmentConfig:
-    """The default assignment, narrowed by --question, --seed and --time-limit-s."""
+    """The default assignment, narrowed by --question, --seed, --time-limit-s and --wall-limit-s."""
     config = AssignmentConfig()
     if args.question:
         config = replace(config, questions=(args.question,))
     if args.seed is not None:
         config = config.with_seed(args.seed)
-    if args.time_limit_s is not None:
-        config = config.with_wall_s(args.time_limit_s)
+    if args.time_limit_s is not None or args.wall_limit_s is not None:
+        config = config.with_time_limits(args.time_limit_s, args.wall_limit_s)
     return config
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from grader.limits import Limits
+from grader.limits import Limits, wall_backstop_s
 
 # The first seed grades; the second is the single retry the assignment promises for unlucky starts.
 DEFAULT_SEEDS: tuple[int, int] = (0, 1)
@@ -36,14 +36,24 @@ class AssignmentConfig:
         """Exactly one attempt per question, with this seed and no retry: to reproduce one attempt."""
         return replace(self, seeds=(seed,))
 
-    def with_wall_s(self, wall_s: float) -> AssignmentConfig:
-        """Every question's wall-clock limit replaced by `wall_s` seconds (other limits kept)."""
-        if not (wall_s > 0 and math.isfinite(wall_s)):
-            raise ValueError(f"a time limit must be a positive number of seconds, got {wall_s}")
+    def with_time_limits(self, cpu_s: float | None = None, wall_s: float | None = None) -> AssignmentConfig:
+        """Every question's CPU-time budget set to `cpu_s` and its wall-clock backstop to `wall_s` (seconds).
+
+        Either may be None to keep each question's own; a new budget without a backstop gets the backstop an
+        assignment's budget gets (`wall_backstop_s`). ValueError for a value that is not a positive number.
+        """
+        for name, value in (("time limit", cpu_s), ("wall-clock limit", wall_s)):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"a {name} must be a positive number of seconds, got {value}")
+
+        def limited(limits: Limits) -> Limits:
+            backstop = wall_s if wall_s is not None else wall_backstop_s(cpu_s) if cpu_s is not None else limits.wall_s
+            return replace(limits, cpu_s=limits.cpu_s if cpu_s is None else cpu_s, wall_s=backstop)
+
         return replace(
             self,
-            limits={q: self.limits_for(q).with_wall_s(wall_s) for q in {*self.questions, *self.limits}},
-            default_limits=self.default_limits.with_wall_s(wall_s),
+            limits={q: limited(self.limits_for(q)) for q in {*self.questions, *self.limits}},
+            default_limits=limited(self.default_limits),
         )
 
     def to_dict(self) -> dict[str, Any]:

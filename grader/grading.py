@@ -153,7 +153,6 @@ def charged_import_timeout(
 ) -> QuestionResult:
     """The result of a question not run because importing models.py already timed out in `stuck`."""
     source = stuck.counted
-    limit_s = config.limits_for(stuck.question).wall_s
     attempt = Attempt(
         seed=config.seeds[0],
         outcome="timeout",
@@ -161,8 +160,8 @@ def charged_import_timeout(
         sanity_passed=False,
         metric_value=None,
         detail=(
-            f"Not run: importing models.py did not finish within {limit_s:g} s in {stuck.question} "
-            f"(seed {source.seed}), and every question imports the same file, so the time is charged once."
+            f"Not run: importing models.py did not finish in {stuck.question} (seed {source.seed}: "
+            f"{source.detail.rstrip('.')}), and every question imports the same file, so the time is charged once."
         ),
         wall_s=0.0,
         cpu_s=0.0,

@@ -64,14 +64,21 @@ def test_the_table_shows_student_text_as_data(tmp_path: Path) -> None:
     assert "\\x1b[2K" in table
 
 
-def test_seed_and_time_limit_reproduce_exactly_one_attempt() -> None:
-    args = build_parser().parse_args(["grade", "models.py", "--seed", "1", "--time-limit-s", "42.5"])
-    config = grading_config(args)
+def test_seed_and_time_limits_reproduce_exactly_one_attempt() -> None:
+    parse = build_parser().parse_args
+    config = grading_config(parse(["grade", "models.py", "--seed", "1", "--time-limit-s", "42.5"]))
     assert config.seeds == (1,)
-    assert {q: config.limits_for(q).wall_s for q in config.questions} == {"q1": 42.5, "q2": 42.5}
+    # A CPU-time budget, with the wall-clock backstop an assignment's budget gets.
+    assert {q: (config.limits_for(q).cpu_s, config.limits_for(q).wall_s) for q in config.questions} == {
+        "q1": (42.5, 102.5), "q2": (42.5, 102.5)}
     assert config.limits_for("q1").memory_mb == AssignmentConfig().limits_for("q1").memory_mb
-    default = grading_config(build_parser().parse_args(["grade", "models.py", "--question", "q2"]))
-    assert default.seeds == (0, 1) and default.questions == ("q2",) and default.limits_for("q2").wall_s == 600.0
+    exact = grading_config(parse(["grade", "models.py", "--time-limit-s", "180", "--wall-limit-s", "200"]))
+    assert (exact.limits_for("q2").cpu_s, exact.limits_for("q2").wall_s) == (180.0, 200.0)
+    wall_only = grading_config(parse(["grade", "models.py", "--wall-limit-s", "30"]))
+    assert [(wall_only.limits_for(q).cpu_s, wall_only.limits_for(q).wall_s) for q in ("q1", "q2")] == [
+        (180.0, 30.0), (600.0, 30.0)]
+    default = grading_config(parse(["grade", "models.py", "--question", "q2"]))
+    assert default.seeds == (0, 1) and default.questions == ("q2",) and default.limits_for("q2").cpu_s == 600.0
 
 
 def test_a_bad_time_limit_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,7 +113,7 @@ def test_the_local_runner_is_used_only_when_asked_and_warns(
     report = json.loads(captured.out)
     (q1,) = report["questions"]
     assert [a["seed"] for a in q1["attempts"]] == [3] and q1["outcome"] == "below_threshold"
-    assert report["config"]["limits"]["q1"]["wall_s"] == 30.0
+    assert report["config"]["limits"]["q1"]["cpu_s"] == 30.0
 
 
 @pytest.mark.docker

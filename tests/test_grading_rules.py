@@ -113,7 +113,7 @@ def test_an_import_that_times_out_is_charged_once(tmp_path: Path) -> None:
     q1, q2 = report.questions
     assert (q1.outcome, q1.points, q2.outcome, q2.points) == ("timeout", 0, "timeout", 0)
     assert q2.counted.wall_s == 0.0 and q2.counted.stage == "import"
-    assert "Not run: importing models.py did not finish within 180 s in q1" in q2.counted.detail
+    assert q2.counted.detail.startswith("Not run: importing models.py did not finish in q1 (seed 0: Your code ran")
     assert any("top level of models.py" in hint for hint in q2.hints)
     assert report.gradable
 

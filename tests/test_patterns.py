@@ -54,7 +54,8 @@ def runner(docker_engine: Engine, data_dir: Path) -> Iterator[DockerRunner]:
 
 
 def config_for(case: dict[str, Any]) -> AssignmentConfig:
-    return AssignmentConfig(questions=tuple(case["questions"]), seeds=(0, 1)).with_wall_s(case["time_limit_s"])
+    return AssignmentConfig(questions=tuple(case["questions"]), seeds=(0, 1)).with_time_limits(
+        case["time_limit_s"], case.get("wall_limit_s"))
 
 
 def test_every_pattern_file_is_listed_with_its_docstring() -> None:
@@ -162,7 +163,7 @@ def test_q1_is_scored_against_the_targets_the_sandbox_backend_computed(
 ) -> None:
     submission = tmp_path / "models.py"
     submission.write_text(textwrap.dedent(REVEALING_MODEL))
-    report = grade_submission(submission, AssignmentConfig(questions=("q1",), seeds=(0,)).with_wall_s(60), runner,
+    report = grade_submission(submission, AssignmentConfig(questions=("q1",), seeds=(0,)).with_time_limits(60), runner,
                               data_dir)
     (q1,) = report.questions
     assert q1.counted.stage == "done" and q1.metric_value is not None, q1.counted.detail

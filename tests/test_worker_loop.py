@@ -40,8 +40,7 @@ class Gradebook:
             student = users.create_user(s, "s1", "Ada Student", "pw")
             assignment = assignments.create_assignment(s, "hw", "Homework", due_at=datetime.now(UTC) + timedelta(1),
                                                        questions=("q1", "q2"), seeds=(0, 1))
-            _, run = submissions.create_submission(s, self.settings.storage_dir, student, assignment,
-                                                   b"# models.py\n", NO_LIMITS)
+            _, run = submissions.create_submission(s, student, assignment, b"# models.py\n", NO_LIMITS)
             self.run_id = run.id
 
     def stored(self) -> dict[str, str]:
