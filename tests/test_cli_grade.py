@@ -3,7 +3,6 @@ unless asked, and student text shown as data, never obeyed by the terminal."""
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import replace
@@ -92,8 +91,9 @@ def test_without_an_engine_the_default_runner_refuses_and_names_the_local_runner
     import sandbox.select
 
     # The real readiness check, against an engine socket that does not exist.
+    real = sandbox.select.DockerSettings
     monkeypatch.setattr(sandbox.select, "DockerSettings",
-                        functools.partial(sandbox.select.DockerSettings, base_url="unix:///nonexistent/docker.sock"))
+                        lambda **given: real(**{**given, "base_url": "unix:///nonexistent/docker.sock"}))
     monkeypatch.delenv("NNGRADE_RUNNER", raising=False)
     for argv in ([], ["--runner", "auto"], ["--runner", "docker"]):
         assert run(["grade", str(NO_TRAINING), "--question", "q1", *argv]) == 2
