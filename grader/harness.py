@@ -51,7 +51,7 @@ ADDRESS_SPACE_SLACK_MB = 1024
 PR_SET_DUMPABLE = 4
 IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 JOB_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "question": str, "seed": int, "split": str, "submission_dir": str, "data_dir": str, "scratch_dir": str,
+    "question": str, "seed": int, "submission_dir": str, "data_dir": str, "scratch_dir": str,
     "wall_s": (int, float), "memory_mb": int, "output_bytes": int,
 }
 SPLITS = ("test", "validation")
@@ -85,7 +85,8 @@ def parse_job(raw: bytes) -> dict[str, Any]:
     for name, kind in JOB_FIELDS.items():
         if not isinstance(job.get(name), kind) or isinstance(job.get(name), bool):
             raise JobError(f"job field {name!r} is missing or has the wrong type")
-    if job["split"] not in SPLITS:
+    # Which held-out images q2 predicts; a job that does not say is graded on the test images.
+    if job.setdefault("split", "test") not in SPLITS:
         raise JobError(f"job field 'split' must be one of {SPLITS}")
     cpu_s = job.get("cpu_s")
     if cpu_s is not None and (isinstance(cpu_s, bool) or not isinstance(cpu_s, (int, float)) or cpu_s <= 0):
