@@ -6,14 +6,17 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli.terminal import escape_controls
 from grader import mnist
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
+from grader.local_runner import LocalRunner
 from grader.questions import all_questions
-from grader.report import Report, format_metric, to_gradescope
+from grader.report import QuestionResult, Report, format_metric, to_gradescope
 from grader.runs import Runner
 from grader.source import SourceProblem, check_source
 from nngrade.settings import RUNNER_KINDS, load_settings
@@ -23,57 +26,99 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     grade = subparsers.add_parser("grade", help="grade one models.py and print its report")
     grade.add_argument("path", type=Path, help="the student's models.py")
     grade.add_argument("--question", choices=[q.id for q in all_questions()], help="grade only this question")
+    grade.add_argument("--seed", type=int, metavar="N",
+                       help="exactly one attempt per question with this seed, no retry (to reproduce an attempt)")
+    grade.add_argument("--time-limit-s", type=float, metavar="S",
+                       help="CPU-time budget of every attempt in seconds, instead of each question's own")
+    grade.add_argument("--wall-limit-s", type=float, metavar="S",
+                       help="wall-clock backstop of every attempt in seconds (default: the one that goes with "
+                            "the time limit); with --seed and --time-limit-s, reproduces any attempt exactly")
     grade.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     grade.add_argument("--gradescope-results", type=Path, metavar="FILE", help="also write Gradescope results.json")
     grade.add_argument("--runner", choices=RUNNER_KINDS,
-                       help="where student code runs (default: the Docker sandbox; local isolates nothing)")
+                       help="where student code runs: the Docker sandbox (default), or `local`, which isolates "
+                            "nothing and must be asked for")
     grade.add_argument("--data-dir", type=Path, help="the MNIST cache (default: NNGRADE_DATA_DIR or var/data)")
     grade.set_defaults(handler=_grade)
 
 
+class RunnerUnavailable(Exception):
+    """The Docker sandbox cannot grade here; the message says why."""
+
+
 def make_runner(kind: str, data_dir: Path) -> Runner:
-    """The sandbox package decides what "auto" means; without it only an explicit `local` can grade."""
+    """The local runner only when asked for by name; otherwise the Docker sandbox, checked before anything
+    runs: RunnerUnavailable (naming `--runner local`) when it cannot grade. Never a silent fallback."""
     if kind == "local":
-        from grader.local_runner import LocalRunner
-
         return LocalRunner(data_dir)
-    from sandbox import make_runner as make_sandbox_runner
-
-    runner: Runner = make_sandbox_runner(kind, data_dir)
+    try:
+        from sandbox import make_runner as make_sandbox_runner
+        from sandbox.select import SandboxUnavailable
+    except ImportError as exc:
+        raise RunnerUnavailable(f"the Docker sandbox cannot grade: its package cannot be imported ({exc}). "
+                                "Student code runs unisolated only when asked: --runner local") from exc
+    try:
+        # "auto" is the sandbox package's readiness check: an engine that is down or an image that is not
+        # built is refused now, for an explicit `docker` too, rather than as an infrastructure error per attempt.
+        runner: Runner = make_sandbox_runner("auto", data_dir)
+    except SandboxUnavailable as exc:
+        raise RunnerUnavailable(str(exc)) from exc
     return runner
+
+
+def grading_config(args: argparse.Namespace) -> AssignmentConfig:
+    """The default assignment, narrowed by --question, --seed, --time-limit-s and --wall-limit-s."""
+    config = AssignmentConfig()
+    if args.question:
+        config = replace(config, questions=(args.question,))
+    if args.seed is not None:
+        config = config.with_seed(args.seed)
+    if args.time_limit_s is not None or args.wall_limit_s is not None:
+        config = config.with_time_limits(args.time_limit_s, args.wall_limit_s)
+    return config
 
 
 def _grade(args: argparse.Namespace) -> int:
     settings = load_settings()
     data_dir: Path = args.data_dir or settings.data_dir
+    shown_path = escape_controls(str(args.path), keep_newlines=False)
     if not args.path.is_file():
-        print(f"nngrade grade: {args.path} is not a file", file=sys.stderr)
+        print(f"nngrade grade: {shown_path} is not a file", file=sys.stderr)
+        return 2
+    try:
+        config = grading_config(args)
+    except ValueError as exc:
+        print(f"nngrade grade: {exc}", file=sys.stderr)
         return 2
     refused = check_source(args.path.read_bytes())
     if isinstance(refused, SourceProblem):
-        print(f"nngrade grade: {args.path} is not a valid models.py: {refused.message}", file=sys.stderr)
+        print(f"nngrade grade: {shown_path} is not a valid models.py: {_one_line(refused.message)}",
+              file=sys.stderr)
         return 2
-    config = AssignmentConfig()
-    if args.question:
-        config = AssignmentConfig(questions=(args.question,))
     if "q2" in config.questions and (problem := mnist.cache_status(data_dir)) is not None:
         print(f"nngrade grade: MNIST data is not ready ({problem}); run `nngrade data fetch`", file=sys.stderr)
         return 2
     kind = args.runner or settings.runner
     try:
         runner = make_runner(kind, data_dir)
-    except (ImportError, RuntimeError) as exc:  # sandbox.SandboxUnavailable is a RuntimeError
+    except RunnerUnavailable as exc:
         print(f"nngrade grade: {exc}", file=sys.stderr)
         return 2
-    digest = getattr(runner, "image_digest", None)
+    if runner.name == "local":
+        print("nngrade: warning: the local runner isolates nothing: models.py runs as you on this machine and "
+              "can read and change your files and use the network. Use it only for code you trust.",
+              file=sys.stderr)
+    image_digest = getattr(runner, "image_digest", None)  # the Docker runner's
+    digest = image_digest() if callable(image_digest) else None
     where = f" (image {digest[:19]})" if isinstance(digest, str) else ""
-    print(f"nngrade: grading {args.path} with the {runner.name} runner{where}", file=sys.stderr)
+    print(f"nngrade: grading {shown_path} with the {runner.name} runner{where}", file=sys.stderr)
     progress = ProgressLine(sys.stderr)
     report = grade_submission(args.path, config, runner, data_dir, on_progress=progress.update)
     progress.finish()
     if args.gradescope_results:
         args.gradescope_results.write_text(json.dumps(to_gradescope(report), indent=2) + "\n")
     if args.json:
+        # JSON escapes every control character (ensure_ascii), so the report is safe to print as it is.
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(render_table(report))
@@ -126,7 +171,7 @@ def render_table(report: Report) -> str:
             q.question,
             f"{q.points}/{q.max_points}",
             q.outcome,
-            f"{q.metric_name} {format_metric(q.metric_name, q.metric_value)}",
+            f"{_metric_label(q)} {format_metric(q.metric_name, q.metric_value)}",
             f"{q.comparison} {_threshold(q.metric_name, q.threshold)}",
             ", ".join(f"{a.seed}: {a.outcome}" for a in q.attempts),
             f"{sum(a.wall_s for a in q.attempts):.1f} s",
@@ -136,21 +181,28 @@ def render_table(report: Report) -> str:
              for row in rows]
     lines.append(f"Total  {report.total_points}/{report.max_points}   ({report.wall_s:.1f} s, "
                  f"{report.environment.runner} runner, numpy {report.environment.numpy_version})")
+    # Details, tracebacks, hints and output carry the submission's own text: every control character in
+    # them is escaped, and multi-line blocks are indented under our own lines.
     for q in report.questions:
         attempt = q.counted
-        if q.points == q.max_points:
-            if attempt.warnings:
-                lines.append("")
-                lines.extend(f"{q.question}: warning: {warning}" for warning in attempt.warnings)
+        if q.points == q.max_points and not q.hints and not attempt.warnings:
             continue
         lines.append("")
-        lines.append(f"{q.question}: {attempt.detail}")
+        lines.append(f"{q.question}: {_one_line(attempt.detail)}")
         if attempt.error is not None:
-            lines.append(attempt.error.traceback.rstrip())
-        lines.extend(f"  hint: {hint}" for hint in q.hints)
-        lines.extend(f"  warning: {warning}" for warning in attempt.warnings)
-        if attempt.log_excerpt.strip():
-            excerpt = attempt.log_excerpt.strip().splitlines()
+            lines.extend(f"    {line}" for line in escape_controls(attempt.error.traceback.rstrip()).splitlines())
+        lines.extend(f"  hint: {_one_line(hint)}" for hint in q.hints)
+        lines.extend(f"  warning: {_one_line(warning)}" for warning in attempt.warnings)
+        excerpt = escape_controls(attempt.log_excerpt).strip().splitlines()
+        if excerpt and q.points < q.max_points:
             lines.append("  output (last lines):")
             lines.extend(f"    {line[:200]}" for line in excerpt[-10:])
     return "\n".join(lines)
+
+
+def _metric_label(q: QuestionResult) -> str:
+    return f"validation {q.metric_name}" if q.scored_on == "validation" else q.metric_name
+
+
+def _one_line(text: str) -> str:
+    return escape_controls(text, keep_newlines=False)

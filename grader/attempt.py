@@ -37,12 +37,16 @@ def run_attempt(
     send: Send,
     data_files: Mapping[str, int] | None = None,
     start_student: Callable[[], None] | None = None,
+    split: str = "test",
 ) -> None:
     """Grade one attempt and send exactly one `final` message (unless the process dies first).
 
     First, with nothing of the student's loaded, check the kit and (for questions on MNIST) the data; a
     failure there is sent as a `harness_fault`, never as the student's error. `start_student` is called
     just before models.py is imported (the harness starts the CPU-time budget and tells the host then).
+    Each stage passed after that is reported as it happens, so the host knows where a run that never
+    finished was: an import that never ends is charged once, a timeout inside train() earns the retry.
+    `split` names the held-out images q2 predicts ("test" or "validation").
     """
     progress = _ProgressForwarder(send)
     missing = MissingImports()
@@ -76,20 +80,22 @@ def run_attempt(
     try:
         with placeholders_for_missing_imports(submission_dir / "models.py", missing):
             models = importlib.import_module("models")
+        send({"kind": "stage", "stage": "imported"})
         stage = "build"
         model_class = getattr(models, question.model_class, None)
         if model_class is None:
             raise AttributeError(f"models.py has no class named {question.model_class}")
         model = model_class()
         dataset = question.make_dataset(backend, model)
+        send({"kind": "stage", "stage": "built"})
         stage = "sanity"
-        question.sanity_check(nn, model, dataset)
-        send({"kind": "stage", "stage": "sanity_passed"})
+        loss_node = question.sanity_check(nn, model, dataset)
+        send({"kind": "stage", "stage": "sanity_passed", "loss": loss_node})
         stage = "train"
         model.train(dataset)
         send({"kind": "stage", "stage": "trained"})
         stage = "evaluate"
-        evaluation = question.evaluate(nn, model, dataset)
+        evaluation = question.evaluate(nn, model, dataset, split)
     except CheckFailed as failure:
         send({"kind": "final", "status": "failed_check", "stage": stage, "message": str(failure),
               "epochs": progress.epochs, "warnings": missing.warnings()})

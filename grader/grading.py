@@ -1,4 +1,8 @@
-"""Grade a submission: every question, each with its seeds and the one retry, into a report."""
+"""The one grading loop: every question, each with its seeds and the one retry, into a report.
+
+`grade_submission` is what the worker, `nngrade grade` and the starter kit's checker all run; each brings
+its own runner and hooks (see its docstring), none has a copy of the loop.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,75 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from grader.config import AssignmentConfig
-from grader.questions import get_question
-from grader.report import RETRYABLE, Attempt, Environment, ErrorInfo, QuestionResult, Report
-from grader.runs import ProgressCallback, Runner, RunOutcome, RunRequest
-from grader.scoring import score_attempt
+from grader.questions import Question, get_question
+from grader.report import Attempt, Environment, ErrorInfo, QuestionResult, Report, ScoredOn
+from grader.runs import ProgressCallback, Runner, RunOutcome, RunRequest, Split
+from grader.scoring import earns_retry, score_attempt
 from grader.source import MAX_SOURCE_BYTES, SourceProblem, check_source
 
 KIT_VERSION = "1.0"
 
-QuestionCallback = Callable[[QuestionResult], None]
+# Hooks of grade_submission.
+AlreadyDone = Callable[[str], "QuestionResult | None"]
+AfterQuestion = Callable[[QuestionResult, Environment], None]
+
+
+def grade_submission(
+    submission: Path,
+    config: AssignmentConfig,
+    runner: Runner,
+    data_dir: Path,
+    *,
+    split: Split = "test",
+    already_done: AlreadyDone | None = None,
+    after_question: AfterQuestion | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Report:
+    """Grade every question of `config` in order and return the report.
+
+    split: the held-out images q2 is scored on. "test" needs the test labels in `data_dir`'s private part
+        (the server); "validation" scores on the public validation labels instead (the starter kit, where
+        the test labels never are), and each result says which it was (`QuestionResult.scored_on`).
+    already_done(question_id): a result stored earlier (by a previous delivery of the same run), used as is
+        instead of grading the question again; None to grade it.
+    after_question(result, environment): called after each question graded here (not for those
+        already done), before the next starts. The worker stores the result under its claim there; to stop
+        the loop (a lost claim, an infrastructure fault), raise: the exception propagates to the caller.
+    on_progress: the runner's progress events, tagged with "question" and "seed".
+
+    An import of models.py that times out is charged once: the questions after it end at once with the
+    same outcome instead of each waiting out its own limit.
+    """
+    started = time.monotonic()
+    results: list[QuestionResult] = []
+    runs: list[RunOutcome] = []
+    stuck_import: QuestionResult | None = None
+    for question_id in config.questions:
+        done = already_done(question_id) if already_done is not None else None
+        if done is not None:
+            result = done
+        elif stuck_import is not None:
+            result = charged_import_timeout(get_question(question_id), config, stuck_import, split)
+        else:
+            result = grade_question(submission, question_id, config, runner, data_dir, on_progress, runs.append,
+                                    split=split)
+        if done is None and after_question is not None:
+            after_question(result, environment_of(runner, runs))
+        results.append(result)
+        if stuck_import is None and import_timed_out(result):
+            stuck_import = result
+    return Report(
+        submission_sha256=hashlib.sha256(submission.read_bytes()).hexdigest(),
+        submission_name=submission.name,
+        environment=environment_of(runner, runs),
+        config=config.to_dict(),
+        questions=tuple(results),
+        wall_s=round(time.monotonic() - started, 3),
+        gradable=all(r.outcome != "infrastructure_error" for r in results),
+    )
 
 
 def grade_question(
@@ -28,39 +90,37 @@ def grade_question(
     data_dir: Path,
     on_progress: ProgressCallback | None = None,
     on_run: Callable[[RunOutcome], None] | None = None,
+    *,
+    split: Split = "test",
 ) -> QuestionResult:
-    """Run the first seed; retry once with the next seed when the miss may be bad luck; keep the better."""
+    """Run the first seed; retry once with the next seed when the miss may be bad luck; keep the better.
+
+    With a single configured seed there is no retry. An infrastructure fault in any attempt makes the
+    question an infrastructure error: a grade decided without the retry it was owed is no grade.
+    """
     question = get_question(question_id)
     refused = _source_problem(submission)
     if refused is not None:
         # The portal refuses such files at upload; a stored or local one is refused the same way, not run.
-        return _refused_result(question_id, config.seeds[0], refused)
+        return _refused_result(question, config.seeds[0], refused, split)
     limits = config.limits_for(question_id)
     attempts: list[Attempt] = []
     for seed in config.seeds[:2]:
-        run = runner.run(RunRequest(submission, question_id, seed, limits), _tagged(on_progress, question_id, seed))
+        run = runner.run(RunRequest(submission, question_id, seed, limits, split),
+                         _tagged(on_progress, question_id, seed))
         if on_run is not None:
             on_run(run)
-        attempt = score_attempt(question, seed, run, data_dir)
+        attempt = score_attempt(question, seed, run, data_dir, split)
         attempts.append(attempt)
-        if attempt.outcome not in RETRYABLE:
+        if not earns_retry(attempt):
             break
-    counted = max(range(len(attempts)), key=lambda i: _rank(attempts[i], question.comparison, i))
+    faults = [i for i, a in enumerate(attempts) if a.outcome == "infrastructure_error"]
+    if faults:
+        counted = faults[0]
+    else:
+        counted = max(range(len(attempts)), key=lambda i: _rank(attempts[i], question.comparison, i))
     best = attempts[counted]
-    return QuestionResult(
-        question=question.id,
-        title=question.title,
-        points=best.points,
-        max_points=question.max_points,
-        outcome=best.outcome,
-        metric_name=question.metric_name,
-        metric_value=best.metric_value,
-        threshold=question.threshold,
-        comparison=question.comparison,
-        attempts=tuple(attempts),
-        counted_attempt=counted,
-        hints=best.hints,
-    )
+    return _result(question, attempts, counted, question.scored_on(split), best.hints)
 
 
 def _source_problem(submission: Path) -> SourceProblem | None:
@@ -74,44 +134,42 @@ def _source_problem(submission: Path) -> SourceProblem | None:
     return refused if isinstance(refused, SourceProblem) else None
 
 
-def _refused_result(question_id: str, seed: int, problem: SourceProblem) -> QuestionResult:
+def _refused_result(question: Question, seed: int, problem: SourceProblem, split: Split) -> QuestionResult:
     """An `error` result, 0 points, for a file that is not a valid models.py (grader/source.py says why)."""
-    question = get_question(question_id)
     attempt = Attempt(seed=seed, outcome="error", points=0, sanity_passed=False, metric_value=None,
                       detail=f"models.py was not run: {problem.message}", wall_s=0.0, cpu_s=0.0, peak_memory_mb=0.0,
                       error=ErrorInfo(type="InvalidSource", message=problem.message, traceback=""))
-    return QuestionResult(
-        question=question.id, title=question.title, points=0, max_points=question.max_points, outcome="error",
-        metric_name=question.metric_name, metric_value=None, threshold=question.threshold,
-        comparison=question.comparison, attempts=(attempt,), counted_attempt=0,
-    )
+    return _result(question, [attempt], 0, question.scored_on(split), ())
 
 
-def grade_submission(
-    submission: Path,
-    config: AssignmentConfig,
-    runner: Runner,
-    data_dir: Path,
-    on_question: QuestionCallback | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> Report:
-    started = time.monotonic()
-    results: list[QuestionResult] = []
-    runs: list[RunOutcome] = []
-    for question_id in config.questions:
-        result = grade_question(submission, question_id, config, runner, data_dir, on_progress, runs.append)
-        results.append(result)
-        if on_question is not None:
-            on_question(result)
-    return Report(
-        submission_sha256=hashlib.sha256(submission.read_bytes()).hexdigest(),
-        submission_name=submission.name,
-        environment=environment_of(runner, runs),
-        config=config.to_dict(),
-        questions=tuple(results),
-        wall_s=round(time.monotonic() - started, 3),
-        gradable=all(r.outcome != "infrastructure_error" for r in results),
+def import_timed_out(result: QuestionResult) -> bool:
+    """True when importing models.py never finished within the question's limit."""
+    counted = result.counted
+    return counted.outcome == "timeout" and counted.stage == "import"
+
+
+def charged_import_timeout(
+    question: Question, config: AssignmentConfig, stuck: QuestionResult, split: Split = "test"
+) -> QuestionResult:
+    """The result of a question not run because importing models.py already timed out in `stuck`."""
+    source = stuck.counted
+    attempt = Attempt(
+        seed=config.seeds[0],
+        outcome="timeout",
+        points=0,
+        sanity_passed=False,
+        metric_value=None,
+        detail=(
+            f"Not run: importing models.py did not finish in {stuck.question} (seed {source.seed}: "
+            f"{source.detail.rstrip('.')}), and every question imports the same file, so the time is charged once."
+        ),
+        wall_s=0.0,
+        cpu_s=0.0,
+        peak_memory_mb=0.0,
+        hints=source.hints,
+        stage="import",
     )
+    return _result(question, [attempt], 0, question.scored_on(split), attempt.hints)
 
 
 def environment_of(runner: Runner, runs: list[RunOutcome]) -> Environment:
@@ -125,6 +183,27 @@ def environment_of(runner: Runner, runs: list[RunOutcome]) -> Environment:
         numpy_version=numpy_version,
         kit_version=KIT_VERSION,
         image_digest=digest,
+    )
+
+
+def _result(
+    question: Question, attempts: list[Attempt], counted: int, scored_on: str, hints: tuple[str, ...]
+) -> QuestionResult:
+    best = attempts[counted]
+    return QuestionResult(
+        question=question.id,
+        title=question.title,
+        points=best.points,
+        max_points=question.max_points,
+        outcome=best.outcome,
+        metric_name=question.metric_name,
+        metric_value=best.metric_value,
+        threshold=question.threshold,
+        comparison=question.comparison,
+        attempts=tuple(attempts),
+        counted_attempt=counted,
+        hints=hints,
+        scored_on=cast(ScoredOn, scored_on),
     )
 
 

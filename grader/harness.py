@@ -54,6 +54,10 @@ JOB_FIELDS: dict[str, type | tuple[type, ...]] = {
     "question": str, "seed": int, "submission_dir": str, "data_dir": str, "scratch_dir": str,
     "wall_s": (int, float), "memory_mb": int, "output_bytes": int,
 }
+SPLITS = ("test", "validation")
+# The stages the student's process reports as it passes them, in order (see grader.attempt).
+REPORTED_STAGES = ("imported", "built", "sanity_passed", "trained")
+LOSS_NODES = ("SquareLoss", "SoftmaxLoss")
 CPU_CLOCKS = ("cgroup", "process")
 # A student's process that ignores SIGXCPU gets SIGKILL this much later (process clock only).
 RLIMIT_CPU_HARD_GRACE_S = 2
@@ -81,6 +85,9 @@ def parse_job(raw: bytes) -> dict[str, Any]:
     for name, kind in JOB_FIELDS.items():
         if not isinstance(job.get(name), kind) or isinstance(job.get(name), bool):
             raise JobError(f"job field {name!r} is missing or has the wrong type")
+    # Which held-out images q2 predicts; a job that does not say is graded on the test images.
+    if job.setdefault("split", "test") not in SPLITS:
+        raise JobError(f"job field 'split' must be one of {SPLITS}")
     cpu_s = job.get("cpu_s")
     if cpu_s is not None and (isinstance(cpu_s, bool) or not isinstance(cpu_s, (int, float)) or cpu_s <= 0):
         raise JobError("job field 'cpu_s' must be a positive number of seconds")
@@ -202,6 +209,9 @@ class Findings:
     harness_fault: dict[str, str] | None = None
     sanity_passed: bool = False
     trained: bool = False
+    # The last stage the student's process reported passing (None: still importing models.py).
+    stage: str | None = None
+    loss_node: str | None = None
     epochs: int | None = None
     validation_accuracy: list[float] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -238,10 +248,8 @@ class Findings:
             warnings = message.get("warnings")
             if isinstance(warnings, list):
                 self.warnings = [w[:MAX_WARNING_CHARS] for w in warnings[:MAX_WARNINGS] if isinstance(w, str)]
-        elif kind == "stage" and message.get("stage") == "sanity_passed":
-            self.sanity_passed = True
-        elif kind == "stage" and message.get("stage") == "trained":
-            self.trained = True
+        elif kind == "stage" and message.get("stage") in REPORTED_STAGES:
+            self._stage(message)
         elif kind == "progress" and message.get("event") == "epoch" and type(message.get("epoch")) is int:
             self.epochs = message["epoch"]
             self.pending_progress.append({"event": "epoch", "epoch": self.epochs})
@@ -253,6 +261,20 @@ class Findings:
             self.pending_progress.append({"event": "validation_accuracy", "value": message["value"]})
         else:
             self.violation = "the grading channel received an unexpected message"
+
+    def _stage(self, message: dict[str, Any]) -> None:
+        stage = message["stage"]
+        passed = REPORTED_STAGES.index(self.stage) if self.stage is not None else -1
+        if REPORTED_STAGES.index(stage) <= passed:
+            self.violation = "the grading channel received stages out of order"
+            return
+        self.stage = stage
+        if stage == "sanity_passed":
+            self.sanity_passed = True
+            loss = message.get("loss")
+            self.loss_node = loss if loss in LOSS_NODES else None
+        elif stage == "trained":
+            self.trained = True
 
     def _before_student(self, kind: Any, message: dict[str, Any]) -> None:
         # Only our code has run so far, so these two messages are trusted.
@@ -376,6 +398,8 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
         "final": findings.final,
         "sanity_passed": findings.sanity_passed,
         "trained": findings.trained,
+        "stage": findings.stage,
+        "loss_node": findings.loss_node,
         "epochs": findings.epochs,
         "validation_accuracy": findings.validation_accuracy,
         "warnings": findings.warnings,
@@ -548,7 +572,7 @@ def _run_child(job: Mapping[str, Any], go_r: int, log_w: int, findings_w: int, c
             from grader.attempt import run_attempt
 
         run_attempt(job["question"], job["seed"], Path(job["submission_dir"]), Path(job["data_dir"]), send,
-                    data_files=job.get("data_files"), start_student=start_student)
+                    data_files=job.get("data_files"), start_student=start_student, split=job["split"])
     except BaseException as exc:
         if not student_started:
             # Nothing of the student's has run: this failure is the grader's, and the host must know.

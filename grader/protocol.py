@@ -37,6 +37,7 @@ def build_job(
     job = {
         "question": request.question,
         "seed": request.seed,
+        "split": request.split,
         "submission_dir": submission_dir,
         "data_dir": data_dir,
         "scratch_dir": scratch_dir,
@@ -149,6 +150,9 @@ _RESULT_FIELDS: dict[str, tuple[type, ...]] = {
 }
 _TERMINATIONS = (None, "timeout", "cpu_limit", "output_limit", "protocol_violation")
 _FINAL_STATUSES = ("ok", "error", "failed_check")
+# The last stage the student's process reported passing (grader.harness), and the loss node it used.
+_REPORTED_STAGES = (None, "imported", "built", "sanity_passed", "trained")
+_LOSS_NODES = (None, "SquareLoss", "SoftmaxLoss")
 
 
 def validate_result(message: Mapping[str, Any]) -> str | None:
@@ -161,6 +165,10 @@ def validate_result(message: Mapping[str, Any]) -> str | None:
     epochs = message.get("epochs")
     if epochs is not None and type(epochs) is not int:
         return "epochs must be an integer"
+    if message.get("stage") not in _REPORTED_STAGES:
+        return "unknown stage"
+    if message.get("loss_node") not in _LOSS_NODES:
+        return "unknown loss node"
     if not all(isinstance(v, float) for v in message["validation_accuracy"]):
         return "validation accuracies must be numbers"
     if not all(isinstance(w, str) for w in message["warnings"]):

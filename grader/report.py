@@ -25,8 +25,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     "passed", "below_threshold", "diverged", "failed_check", "error", "timeout", "out_of_memory",
     "crashed", "bad_output", "infrastructure_error",
 )
-# Outcomes that earn the retry with the next seed.
-RETRYABLE: frozenset[Outcome] = frozenset({"below_threshold", "diverged"})
+# Where an attempt was when it ended: the stages of `grader.attempt`, in order, then "done".
+Stage = Literal["import", "build", "sanity", "train", "evaluate", "done"]
+STAGES: tuple[Stage, ...] = ("import", "build", "sanity", "train", "evaluate", "done")
+# What a question is scored on: q1 its training points; q2 the held-out test images, or the validation
+# images where the test labels are not available (the starter kit).
+ScoredOn = Literal["training", "test", "validation"]
 
 Comparison = Literal["<=", ">="]
 
@@ -63,6 +67,10 @@ class Attempt:
     # The limits the attempt ran under: CPU seconds (what counts) and the wall-clock backstop.
     cpu_limit_s: float | None = None
     wall_limit_s: float | None = None
+    # The stage the attempt was in when it ended (None when it never started: an infrastructure fault).
+    stage: Stage | None = None
+    # The class of the loss node get_loss() returned in the sanity checks, when they passed.
+    loss_node: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
@@ -88,6 +96,7 @@ class QuestionResult:
     attempts: tuple[Attempt, ...]
     counted_attempt: int  # index into attempts
     hints: tuple[str, ...] = ()
+    scored_on: ScoredOn = "test"
 
     @property
     def counted(self) -> Attempt:
@@ -98,6 +107,8 @@ class QuestionResult:
         fields = dict(data)
         fields["attempts"] = tuple(Attempt.from_dict(a) for a in data["attempts"])
         fields["hints"] = tuple(data.get("hints", ()))
+        # Results stored before the field existed: q1 (the loss) was always scored on its training points.
+        fields.setdefault("scored_on", "training" if data.get("metric_name") == "loss" else "test")
         return cls(**fields)
 
 

@@ -22,6 +22,11 @@ RUN_STATUSES: tuple[RunStatus, ...] = (
 
 ProgressCallback = Callable[[Mapping[str, Any]], None]
 
+# Which held-out images a question that scores on held-out data (q2) is evaluated on: "test" where the
+# test labels are (the server), "validation" where only public labels are (a student's machine).
+Split = Literal["test", "validation"]
+SPLITS: tuple[Split, ...] = ("test", "validation")
+
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -29,6 +34,7 @@ class RunRequest:
     question: str
     seed: int
     limits: Limits = field(default_factory=Limits)
+    split: Split = "test"
 
 
 @dataclass(frozen=True)

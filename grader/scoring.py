@@ -1,4 +1,5 @@
-"""Turn one classified run into an attempt with points: pure functions, decided on the host."""
+"""Turn one classified run into an attempt with points, and decide whether it earns the retry: pure
+functions, decided on the host."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.hints import hints_for
-from grader.mnist import MnistDataError
-from grader.questions import CheckFailed, Question
-from grader.report import Attempt, ErrorInfo, Outcome
+from grader.questions import CheckFailed, HostDataError, Question
+from grader.report import Attempt, ErrorInfo, Outcome, Stage
 from grader.runs import RunOutcome
 
 NON_FINITE_MESSAGE = "Parameter contains NaN or infinity after update, cannot continue"
@@ -23,9 +23,28 @@ _STATUS_OUTCOMES: dict[str, Outcome] = {
     "bad_output": "bad_output",
     "infrastructure_error": "infrastructure_error",
 }
+# The stage the student's process was in, from the last stage it reported passing (grader.harness).
+_STAGE_AFTER: dict[str | None, Stage] = {
+    None: "import", "imported": "build", "built": "sanity", "sanity_passed": "train", "trained": "evaluate",
+}
+_FINAL_STAGES: frozenset[str] = frozenset({"import", "build", "sanity", "train", "evaluate", "done"})
+# Outcomes of bad luck: a sound model can miss the threshold or diverge under one seed.
+_UNLUCKY: frozenset[Outcome] = frozenset({"below_threshold", "diverged"})
 
 
-def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path) -> Attempt:
+def earns_retry(attempt: Attempt) -> bool:
+    """The course's retry rule: bad luck gets one more seed, errors in the student's code do not.
+
+    Missing the threshold and diverging are luck; so is a timeout inside train() once the sanity checks
+    passed (a stopping rule reached in seconds under one seed may not be reached in time under another).
+    Exceptions, failed checks, memory kills, crashes and infrastructure faults are not.
+    """
+    if attempt.outcome in _UNLUCKY:
+        return True
+    return attempt.outcome == "timeout" and attempt.sanity_passed and attempt.stage == "train"
+
+
+def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path, split: str = "test") -> Attempt:
     observation = run.observation or {}
     # A tampered channel proves nothing, so nothing it says earns points; a flood of prints is no tampering.
     trusted = run.status != "bad_output" or observation.get("terminated") == "output_limit"
@@ -34,6 +53,7 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
     error: ErrorInfo | None = None
     predictions: tuple[float, ...] = ()
     outcome: Outcome
+    stage = _stage_of(run, observation)
     if run.status != "ok":
         outcome, detail = _STATUS_OUTCOMES[run.status], run.detail
     else:
@@ -46,19 +66,21 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
         else:
             evaluation: Mapping[str, Any] = final["evaluation"]
             try:
-                metric_value = question.metric(evaluation, data_dir)
+                measured = question.metric(evaluation, data_dir, split)
             except CheckFailed as failure:
                 outcome, detail = "failed_check", str(failure)
-            except MnistDataError as failure:  # the host's own labels: never the student's fault
-                outcome, detail = "infrastructure_error", str(failure)
+            except HostDataError as fault:  # the host's own labels: never the student's fault
+                outcome, detail = "infrastructure_error", f"The grader could not score this attempt: {fault}"
             else:
-                predictions = _finite_predictions(evaluation.get("predictions"))
-                outcome, detail = _metric_outcome(question, metric_value)
+                metric_value = measured.value
+                predictions = _finite_predictions(measured.predictions)
+                outcome, detail = _metric_outcome(question, metric_value, question.scored_on(split))
                 if not math.isfinite(metric_value):
                     metric_value = None
     points = (question.sanity_points if sanity_passed else 0) + (
         question.threshold_points if outcome == "passed" else 0
     )
+    loss_node = observation.get("loss_node") if sanity_passed else None
     attempt = Attempt(
         seed=seed,
         outcome=outcome,
@@ -77,8 +99,23 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
         warnings=run.warnings,
         cpu_limit_s=run.cpu_limit_s,
         wall_limit_s=run.wall_limit_s,
+        stage=stage,
+        loss_node=loss_node if isinstance(loss_node, str) else None,
     )
     return _with_hints(question, attempt)
+
+
+def _stage_of(run: RunOutcome, observation: Mapping[str, Any]) -> Stage | None:
+    """Where the attempt was when it ended; None when it never reported (nothing started, or tampering)."""
+    if run.observation is None or run.status == "infrastructure_error":
+        return None
+    final = observation.get("final")
+    if isinstance(final, Mapping) and final.get("status") == "ok":
+        return "done"
+    if isinstance(final, Mapping) and final.get("stage") in _FINAL_STAGES:
+        stage: Stage = final["stage"]
+        return stage
+    return _STAGE_AFTER.get(observation.get("stage"))
 
 
 def _error_outcome(error: ErrorInfo, stage: str) -> tuple[Outcome, str]:
@@ -96,16 +133,15 @@ def _error_outcome(error: ErrorInfo, stage: str) -> tuple[Outcome, str]:
     return "error", f"{error.type} {where}: {error.message}"
 
 
-def _metric_outcome(question: Question, value: float) -> tuple[Outcome, str]:
+def _metric_outcome(question: Question, value: float, scored_on: str) -> tuple[Outcome, str]:
     shown = f"{value:.2%}" if question.metric_name == "accuracy" else f"{value:.6f}"
     goal = f"{question.threshold:.0%}" if question.metric_name == "accuracy" else f"{question.threshold}"
+    name = f"{scored_on} {question.metric_name}" if scored_on == "validation" else question.metric_name
     if not math.isfinite(value):
-        return "diverged", f"The final {question.metric_name} is not a finite number."
+        return "diverged", f"The final {name} is not a finite number."
     if question.meets_threshold(value):
-        return "passed", f"Final {question.metric_name} {shown} meets the threshold ({question.comparison} {goal})."
-    return "below_threshold", (
-        f"Final {question.metric_name} {shown} misses the threshold ({question.comparison} {goal})."
-    )
+        return "passed", f"Final {name} {shown} meets the threshold ({question.comparison} {goal})."
+    return "below_threshold", f"Final {name} {shown} misses the threshold ({question.comparison} {goal})."
 
 
 def _finite_predictions(values: Any) -> tuple[float, ...]:

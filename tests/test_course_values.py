@@ -28,28 +28,7 @@ from sandbox.runner import DockerRunner, DockerSettings
 COMPAT = Path(__file__).resolve().parent.parent / "reference_solutions" / "compat"
 EXPECTED = json.loads((COMPAT / "expected_course_values.json").read_text())["files"]
 THRESHOLD = 0.02
-# q1's final loss is being moved to dataset.x/dataset.y as train() left them (the course's rule); until
-# then these two files, which reorder the dataset, are scored against the original order.
-SCORED_AS_LEFT = pytest.mark.xfail(
-    strict=True, reason="needs q1 scored on dataset.x/dataset.y as train() left them (branch rules)"
-)
-# The host recomputes q1's loss with its own NumPy (1.26), whose float64 sin is libm's; the course's targets
-# are NumPy 1.22.4's AVX-512 sin, 1 ulp away on 126 of the 200 points. Where that moves the last bit of
-# the loss, the host's figure differs from the course's (the sandbox's own figure does not, see above).
-HOST_TARGETS = pytest.mark.xfail(
-    strict=True, reason="the host's sin(x) targets (NumPy 1.26, libm) are not the era's AVX-512 ones"
-)
-REORDERING = ("reorder_dataset.py", "sort_for_plot.py")
-HOST_SIN_MOVES_LAST_BIT = {("removed_numpy_names.py", 0), ("squareloss_digits.py", 0), ("stray_imports.py", 0)}
 CASES = [(name, seed) for name in sorted(EXPECTED) for seed in (0, 1)]
-GRADED_CASES = [
-    pytest.param(
-        name, seed,
-        marks=[SCORED_AS_LEFT] if name in REORDERING else [HOST_TARGETS] if (name, seed) in HOST_SIN_MOVES_LAST_BIT
-        else [],
-    )
-    for name, seed in CASES
-]
 LIMITS = Limits(wall_s=180.0, memory_mb=1024)
 
 
@@ -90,7 +69,7 @@ def test_the_sandbox_computes_the_course_kits_loss_to_the_last_bit(
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "seed"), GRADED_CASES)
+@pytest.mark.parametrize(("name", "seed"), CASES)
 def test_the_graded_q1_loss_is_the_course_kits_to_the_last_bit(
     runner: DockerRunner, data_dir: Path, name: str, seed: int
 ) -> None:

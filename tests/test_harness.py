@@ -143,3 +143,35 @@ def test_plotting_code_left_in_models_py_runs_headless(
     run, attempt = grade(local_runner, submission(tmp_path, body, prelude), data_dir)
     assert run.status == "ok" and attempt.outcome == "below_threshold" and attempt.points == 2
     assert "plotted" in attempt.log_excerpt
+
+
+@pytest.mark.parametrize(
+    ("prelude", "body", "stage", "sanity_passed"),
+    [
+        ("import time\ntime.sleep(60)\n", "pass", "import", False),
+        ("", "while True:\n    pass", "train", True),
+        ("", "pass", "done", True),
+    ],
+)
+def test_the_host_knows_which_stage_an_attempt_ended_in(
+    prelude: str, body: str, stage: str, sanity_passed: bool, tmp_path: Path, local_runner: LocalRunner,
+    data_dir: Path,
+) -> None:
+    _, attempt = grade(local_runner, submission(tmp_path, body, prelude), data_dir, wall_s=3.0)
+    assert (attempt.stage, attempt.sanity_passed, attempt.loss_node) == (
+        stage, sanity_passed, "SquareLoss" if sanity_passed else None)
+
+
+def test_stages_reported_out_of_order_are_tampering(tmp_path: Path, local_runner: LocalRunner, data_dir: Path) -> None:
+    body = """
+    import json, os, stat
+    for name in os.listdir('/proc/self/fd'):
+        fd = int(name)
+        try:
+            if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.write(fd, (json.dumps({"kind": "stage", "stage": "imported"}) + "\\n").encode())
+        except OSError:
+            pass
+    """
+    run, attempt = grade(local_runner, submission(tmp_path, body), data_dir)
+    assert run.status == "bad_output" and attempt.points == 0

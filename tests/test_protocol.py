@@ -100,6 +100,8 @@ def test_a_flood_of_results_is_cut_off() -> None:
         (result(warnings="line 3 imports `click`"), "field 'warnings' is missing or has the wrong type"),
         (result(log={"excerpt": 3, "bytes": 0}), "log must have"),
         (result(rusage={"cpu_s": "1"}), "resource usage must be numbers"),
+        (result(stage="halfway"), "unknown stage"),
+        (result(loss_node="MyLoss"), "unknown loss node"),
     ],
 )
 def test_result_validation_names_the_problem(message: dict[str, Any], expected: str) -> None:
@@ -133,3 +135,14 @@ def test_no_result_at_all_is_a_crash_or_a_timeout() -> None:
 def test_segfault_detail_names_the_signal() -> None:
     outcome = classify_run(stream_of(result(final=None, exit={"code": None, "signal": 11})), FACTS)
     assert "SIGSEGV" in outcome.detail
+
+
+def test_a_job_names_its_split_or_is_graded_on_the_test_images() -> None:
+    from grader.harness import JobError, parse_job
+
+    job = {"question": "q2", "seed": 0, "submission_dir": "/s", "data_dir": "/d", "scratch_dir": "/t",
+           "wall_s": 1.0, "memory_mb": 64, "output_bytes": 1024}
+    assert parse_job(json.dumps(job).encode())["split"] == "test"
+    assert parse_job(json.dumps({**job, "split": "validation"}).encode())["split"] == "validation"
+    with pytest.raises(JobError, match="split"):
+        parse_job(json.dumps({**job, "split": "train"}).encode())

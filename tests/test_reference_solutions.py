@@ -21,7 +21,7 @@ BROKEN_Q1 = {
     "hardcoded_loss.py": (2, "failed_check", 1),
     "no_training.py": (2, "below_threshold", 2),
     "diverging_learning_rate.py": (2, "diverged", 2),
-    "infinite_loop.py": (2, "timeout", 1),
+    "infinite_loop.py": (2, "timeout", 2),
     "syntax_error.py": (0, "error", 1),
     "missing_module.py": (0, "error", 1),
     "missing_class.py": (0, "error", 1),

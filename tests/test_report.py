@@ -7,43 +7,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from scripted import ScriptedRunner
 
 from grader.config import AssignmentConfig
 from grader.grading import grade_question, grade_submission
 from grader.limits import Limits
 from grader.report import Report, to_gradescope
-from grader.runs import ProgressCallback, RunOutcome, RunRequest
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "grader" / "report.schema.json").read_text())
-PREDICTIONS_200 = [0.0] * 200
-
-
-class ScriptedRunner:
-    """Answers each seed with a prepared evaluation: for testing the retry rule without training."""
-
-    name = "local"
-
-    def __init__(self, losses_by_seed: dict[int, float | str]) -> None:
-        self.losses_by_seed = losses_by_seed
-        self.requests: list[RunRequest] = []
-
-    def run(self, request: RunRequest, on_progress: ProgressCallback | None = None) -> RunOutcome:
-        self.requests.append(request)
-        loss = self.losses_by_seed[request.seed]
-        if loss == "nan":
-            final = {"status": "error", "stage": "train", "error": {
-                "type": "NonFiniteError", "traceback": "",
-                "message": "Parameter contains NaN or infinity after update, cannot continue"}}
-        else:
-            # Predictions that give exactly this loss against sin(x) are not needed: report y-consistent data.
-            from grader.questions.q1_regression import regression_data
-
-            _, y = regression_data()
-            offset = (2 * float(loss)) ** 0.5
-            predictions = [float(v) + offset for v in y.ravel()]
-            final = {"status": "ok", "evaluation": {"predictions": predictions, "reported_loss": float(loss)}}
-        observation = {"final": final, "sanity_passed": True, "epochs": 1, "validation_accuracy": []}
-        return RunOutcome("ok", observation, "", 1.0, 1.0, 10.0, "", "local")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Thin tasks that take ids: claim the run, grade question by question, store each result, finish once.
+"""Thin tasks that take ids: claim the run, grade it with the one grading loop storing each question, finish once.
 
 Faults are sorted before anything is stored: an infrastructure fault (engine, database, stored file,
 MNIST cache, harness) delays the run with backoff, and any other exception of ours is recorded with its
@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,8 @@ from gradebook.runs import (
 )
 from gradebook.storage import read_verified
 from grader.config import AssignmentConfig
-from grader.grading import environment_of, grade_question
-from grader.report import QuestionResult, Report
-from grader.runs import RunOutcome
+from grader.grading import grade_submission
+from grader.report import Environment, QuestionResult
 from worker.context import ProcessContext
 from worker.options import TASK_NAME
 
@@ -107,39 +106,32 @@ def _grade_file(
     context: ProcessContext, run_id: int, token: str, submission: Path, config: AssignmentConfig, sha256: str,
     filename: str, done: dict[str, QuestionResult],
 ) -> str:
-    settings = context.settings
-    runner = context.runner
-    started = time.monotonic()
-    results: list[QuestionResult] = []
-    runs: list[RunOutcome] = []
-    for question in config.questions:
-        if question in done:
-            results.append(done[question])
-            continue
-        result = grade_question(submission, question, config, runner, Path(settings.data_dir), on_run=runs.append)
+    def store(result: QuestionResult, environment: Environment) -> None:
+        """Store each question under the claim as soon as it is graded; stop when that is impossible."""
         # Any attempt, not only the counted one: a retry seed lost to our fault is a retry the student lost.
         broken = next((a for a in result.attempts if a.outcome == "infrastructure_error"), None)
         if broken is not None:
-            raise InfrastructureFault(f"{question}: {broken.detail}")
-        environment = environment_of(runner, runs)
+            raise InfrastructureFault(f"{result.question}: {broken.detail}")
         with transaction(context.sessions) as session:
             if not record_question(session, run_id, token, result, environment):
-                logger.warning("run %s: claim lost while grading %s; another delivery owns it", run_id, question)
-                return "lost"
-        results.append(result)
-    report = Report(
-        submission_sha256=sha256,
-        submission_name=filename,
-        environment=environment_of(runner, runs),
-        config=config.to_dict(),
-        questions=tuple(results),
-        wall_s=round(time.monotonic() - started, 3),
-    )
+                raise _ClaimLost(result.question)
+
+    try:
+        report = grade_submission(submission, config, context.runner, Path(context.settings.data_dir),
+                                  already_done=done.get, after_question=store)
+    except _ClaimLost as lost:
+        logger.warning("run %s: claim lost while grading %s; another delivery owns it", run_id, lost)
+        return "lost"
+    report = replace(report, submission_sha256=sha256, submission_name=filename)
     with transaction(context.sessions) as session:
         finished = finish_run(session, run_id, token, report)
     logger.info("run %s: %s, %s/%s points", run_id, "finished" if finished else "claim lost",
                 report.total_points, report.max_points)
     return "done" if finished else "lost"
+
+
+class _ClaimLost(Exception):
+    """Another delivery took the run over: this one stops grading and writes nothing more."""
 
 
 @contextmanager

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from grader.questions.base import CheckFailed, Question, all_questions, get_question, register
+from grader.questions.base import (
+    CheckFailed,
+    HostDataError,
+    Measurement,
+    Question,
+    all_questions,
+    get_question,
+    register,
+)
 
 # Importing the question modules registers them.
 from grader.questions import q1_regression, q2_digits  # noqa: F401  isort: skip
 
-__all__ = ["CheckFailed", "Question", "all_questions", "get_question", "register"]
+__all__ = ["CheckFailed", "HostDataError", "Measurement", "Question", "all_questions", "get_question", "register"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, Literal
@@ -11,10 +12,24 @@ from typing import Any, ClassVar, Literal
 SANITY_POINTS = 2
 THRESHOLD_POINTS = 4
 SANITY_BATCH_SIZES = (1, 2, 4)
+# The course's checker accepts either loss node for either question.
+LOSS_NODES = ("SquareLoss", "SoftmaxLoss")
 
 
 class CheckFailed(Exception):
     """A grader check failed on the student's model (not an exception raised by student code)."""
+
+
+class HostDataError(Exception):
+    """The host cannot load what it scores against (the labels): our fault, never the student's."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The metric the host recomputed, and the predictions in the dataset's original order (for feedback)."""
+
+    value: float
+    predictions: tuple[float, ...] = ()
 
 
 class Question(ABC):
@@ -24,7 +39,7 @@ class Question(ABC):
     title: ClassVar[str]
     model_class: ClassVar[str]
     output_width: ClassVar[int]
-    loss_class: ClassVar[str]
+    loss_class: ClassVar[str]  # the loss node the assignment asks for; the other one is accepted too
     metric_name: ClassVar[str]
     threshold: ClassVar[float]
     comparison: ClassVar[Literal["<=", ">="]]
@@ -42,9 +57,13 @@ class Question(ABC):
     def make_dataset(self, backend: ModuleType, model: Any) -> Any:
         """Build the training dataset the way the course's autograder did (sandbox)."""
 
-    def sanity_check(self, nn: ModuleType, model: Any, dataset: Any) -> None:
-        """The course's sanity checks: shapes, dependence on inputs, one set of parameters (sandbox)."""
+    def sanity_check(self, nn: ModuleType, model: Any, dataset: Any) -> str:
+        """The course's sanity checks: shapes, dependence on inputs, one set of parameters (sandbox).
+
+        Returns the class name of the loss node get_loss() returned; raises CheckFailed.
+        """
         name = type(model).__name__
+        loss_node = ""
         parameters: list[Any] | None = None
         for batch_size in SANITY_BATCH_SIZES:
             x = nn.Constant(dataset.x[:batch_size])
@@ -65,7 +84,7 @@ class Question(ABC):
             x = nn.Constant(dataset.x[:batch_size])
             y = nn.Constant(dataset.y[:batch_size])
             loss = model.get_loss(x, y)
-            expect_loss(nn, loss, f"{name}.get_loss()", self.loss_class)
+            loss_node = expect_loss(nn, loss, f"{name}.get_loss()")
             trace = ancestors(loss)
             if x not in trace:
                 raise CheckFailed(
@@ -79,15 +98,26 @@ class Question(ABC):
                 raise CheckFailed(
                     f"{name}.get_loss() should not use additional parameters not used by {name}.run()"
                 )
+        return loss_node
 
     @abstractmethod
-    def evaluate(self, nn: ModuleType, model: Any, dataset: Any) -> dict[str, Any]:
-        """After training: what the host needs to compute the metric, as JSON-able data (sandbox)."""
+    def evaluate(self, nn: ModuleType, model: Any, dataset: Any, split: str = "test") -> dict[str, Any]:
+        """After training: what the host needs to compute the metric, as JSON-able data (sandbox).
+
+        `split` names the held-out images to predict ("test" or "validation"), for questions that use them.
+        """
 
     # --- host side ----------------------------------------------------------------------------------
     @abstractmethod
-    def metric(self, evaluation: Mapping[str, Any], data_dir: Path) -> float:
-        """Recompute the metric from the untrusted evaluation; raise CheckFailed if it is inconsistent."""
+    def metric(self, evaluation: Mapping[str, Any], data_dir: Path, split: str = "test") -> Measurement:
+        """Recompute the metric from the untrusted evaluation; raise CheckFailed if it is inconsistent.
+
+        `data_dir` is the MNIST cache (its `private/` test labels for split "test", `public/` otherwise).
+        """
+
+    def scored_on(self, split: str) -> str:
+        """What the metric is computed on under this split ("training", "test" or "validation")."""
+        return split
 
     def meets_threshold(self, value: float) -> bool:
         return value <= self.threshold if self.comparison == "<=" else value >= self.threshold
@@ -119,13 +149,17 @@ def expect_node(nn: ModuleType, node: Any, method: str, shape: tuple[int, int]) 
         )
 
 
-def expect_loss(nn: ModuleType, node: Any, method: str, loss_class: str) -> None:
+def expect_loss(nn: ModuleType, node: Any, method: str) -> str:
+    """Check that `node` is a loss node of either kind the course's checker accepted; return its kind."""
     if node is None:
         raise CheckFailed(f"{method} should return a loss node, not None")
-    if not isinstance(node, (nn.SquareLoss, nn.SoftmaxLoss)):
-        raise CheckFailed(f"{method} should return a loss node, instead got type {type(node).__name__!r}")
-    if not isinstance(node, getattr(nn, loss_class)):
-        raise CheckFailed(f"{method} should return an nn.{loss_class} node, instead got {type(node).__name__}")
+    for kind in LOSS_NODES:
+        if isinstance(node, getattr(nn, kind)):
+            return kind
+    raise CheckFailed(
+        f"{method} should return a loss node (nn.SquareLoss or nn.SoftmaxLoss), "
+        f"instead got type {type(node).__name__!r}"
+    )
 
 
 _REGISTRY: dict[str, Question] = {}

@@ -1,4 +1,5 @@
-"""Expected: q1 timeout, 2 points — train() never stops (sanity checks passed before it)."""
+"""Expected: q1 timeout, 2 points — train() never stops (sanity checks passed before it); the timeout inside
+train() earns the retry with the second seed, which times out too."""
 
 import nn
 

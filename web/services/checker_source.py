@@ -57,7 +57,7 @@ def check(question_id: str, seed: int) -> tuple[bool, str]:
                    f"trained in {took:.0f} s"
     evaluation = question.evaluate(nn, model, dataset)
     try:
-        value = question.metric(evaluation, HERE)
+        value = question.metric(evaluation, HERE).value
     except CheckFailed as failure:
         return False, str(failure)
     ok = question.meets_threshold(value)

@@ -1,0 +1,136 @@
+"""`nngrade grade`: reproducing one attempt (--seed, --time-limit-s), never running student code unisolated
+unless asked, and student text shown as data, never obeyed by the terminal."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from scripted import ScriptedRunner
+
+from cli.app import build_parser, run
+from cli.grade import grading_config, render_table
+from cli.terminal import escape_controls
+from grader.config import AssignmentConfig
+from grader.grading import grade_submission
+from grader.report import ErrorInfo
+
+REPO = Path(__file__).resolve().parent.parent
+HOSTILE_TERMINAL = REPO / "reference_solutions" / "hostile" / "terminal_escapes.py"
+NO_TRAINING = REPO / "reference_solutions" / "broken" / "no_training.py"
+# Everything a terminal obeys, apart from the newline and the tab.
+RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\x1b[2Kgone", "\\x1b[2Kgone"),
+        ("10%\r20%", "10%\\x0d20%"),
+        ("abc\b\bX", "abc\\x08\\x08X"),
+        ("\x9b2J", "\\x9b2J"),
+        ("\x07\x00\x7f", "\\x07\\x00\\x7f"),
+        ("safe\u202eevil", "safe\\u202eevil"),
+        ("line one\r\nline two\n\tindented", "line one\nline two\n\tindented"),
+        ("plain text, ñandú, 数字", "plain text, ñandú, 数字"),
+    ],
+)
+def test_control_characters_are_escaped_and_line_breaks_kept(text: str, shown: str) -> None:
+    assert escape_controls(text) == shown
+    one_line = escape_controls(text, keep_newlines=False)
+    assert "\n" not in one_line and not RAW_CONTROLS.search(one_line)
+
+
+def test_the_table_shows_student_text_as_data(tmp_path: Path) -> None:
+    submission = tmp_path / "models.py"
+    submission.write_text("# a submission\n")
+    report = grade_submission(submission, AssignmentConfig(questions=("q1",), seeds=(0,)),
+                              ScriptedRunner({0: "error"}), tmp_path)
+    evil = "\x1b[1A\x1b[2K\rTotal  6/6\nq1  6/6  passed"
+    (question,) = report.questions
+    attempt = replace(question.counted, detail="ValueError inside train(): " + evil, log_excerpt=evil + "\b",
+                      error=ErrorInfo("ValueError", evil, "Traceback (most recent call last):\nValueError: " + evil))
+    report = replace(report, questions=(replace(question, attempts=(attempt,)),))
+    table = render_table(report)
+    assert not RAW_CONTROLS.search(table)
+    assert re.search(r"^q1 +2/6 +error", table, re.MULTILINE)
+    assert re.search(r"^Total +2/6", table, re.MULTILINE)
+    # The forged lines the submission wrote never start a line of their own: they stay inside our blocks.
+    assert not re.search(r"^(Total +6/6|q1 +6/6)", table, re.MULTILINE)
+    assert "\\x1b[2K" in table
+
+
+def test_seed_and_time_limits_reproduce_exactly_one_attempt() -> None:
+    parse = build_parser().parse_args
+    config = grading_config(parse(["grade", "models.py", "--seed", "1", "--time-limit-s", "42.5"]))
+    assert config.seeds == (1,)
+    # A CPU-time budget, with the wall-clock backstop an assignment's budget gets.
+    assert {q: (config.limits_for(q).cpu_s, config.limits_for(q).wall_s) for q in config.questions} == {
+        "q1": (42.5, 102.5), "q2": (42.5, 102.5)}
+    assert config.limits_for("q1").memory_mb == AssignmentConfig().limits_for("q1").memory_mb
+    exact = grading_config(parse(["grade", "models.py", "--time-limit-s", "180", "--wall-limit-s", "200"]))
+    assert (exact.limits_for("q2").cpu_s, exact.limits_for("q2").wall_s) == (180.0, 200.0)
+    wall_only = grading_config(parse(["grade", "models.py", "--wall-limit-s", "30"]))
+    assert [(wall_only.limits_for(q).cpu_s, wall_only.limits_for(q).wall_s) for q in ("q1", "q2")] == [
+        (180.0, 30.0), (600.0, 30.0)]
+    default = grading_config(parse(["grade", "models.py", "--question", "q2"]))
+    assert default.seeds == (0, 1) and default.questions == ("q2",) and default.limits_for("q2").cpu_s == 600.0
+
+
+def test_a_bad_time_limit_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["grade", str(NO_TRAINING), "--question", "q1", "--time-limit-s", "0"]) == 2
+    assert "positive number of seconds" in capsys.readouterr().err
+
+
+def test_without_an_engine_the_default_runner_refuses_and_names_the_local_runner(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sandbox.select
+
+    # The real readiness check, against an engine socket that does not exist.
+    real = sandbox.select.DockerSettings
+    monkeypatch.setattr(sandbox.select, "DockerSettings",
+                        lambda **given: real(**{**given, "base_url": "unix:///nonexistent/docker.sock"}))
+    monkeypatch.delenv("NNGRADE_RUNNER", raising=False)
+    for argv in ([], ["--runner", "auto"], ["--runner", "docker"]):
+        assert run(["grade", str(NO_TRAINING), "--question", "q1", *argv]) == 2
+        captured = capsys.readouterr()
+        assert "the Docker sandbox cannot grade" in captured.err and "--runner local" in captured.err
+        assert captured.out == ""
+
+
+@pytest.mark.mnist
+def test_the_local_runner_is_used_only_when_asked_and_warns(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["grade", str(NO_TRAINING), "--question", "q1", "--runner", "local", "--seed", "3",
+                "--time-limit-s", "30", "--data-dir", str(data_dir), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0 and "the local runner isolates nothing" in captured.err
+    report = json.loads(captured.out)
+    (q1,) = report["questions"]
+    assert [a["seed"] for a in q1["attempts"]] == [3] and q1["outcome"] == "below_threshold"
+    assert report["config"]["limits"]["q1"]["cpu_s"] == 30.0
+
+
+@pytest.mark.docker
+def test_a_submission_cannot_rewrite_the_instructors_terminal(
+    docker_engine: object, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["grade", str(HOSTILE_TERMINAL), "--question", "q1", "--runner", "docker", "--time-limit-s", "60",
+                "--data-dir", str(data_dir)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert not RAW_CONTROLS.search(captured.out) and not RAW_CONTROLS.search(captured.err)
+    assert re.search(r"^q1 +2/6 +error", captured.out, re.MULTILINE), captured.out
+    assert re.search(r"^Total +2/6", captured.out, re.MULTILINE)
+    assert not re.search(r"^(Total +6/6|q1 +6/6)", captured.out, re.MULTILINE)
+    # What the file tried is visible, as text.
+    assert "\\x1b[1A\\x1b[2K" in captured.out and "\\x9b2J" in captured.out and "\\x08" in captured.out
+    code = run(["grade", str(HOSTILE_TERMINAL), "--question", "q1", "--runner", "docker", "--time-limit-s", "60",
+                "--data-dir", str(data_dir), "--json"])
+    out = capsys.readouterr().out
+    assert code == 0 and not RAW_CONTROLS.search(out) and json.loads(out)["total_points"] == 2
