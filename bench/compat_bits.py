@@ -1,6 +1,6 @@
 """The course's own q1 numbers, to the last bit: our nn (and the literal stand-in) on the era stack.
 
-    .venv/bin/python bench/compat_bits.py [--compat ../shared/compat] [--variants ours,literal] [--here]
+    .venv/bin/python bench/compat_bits.py [--compat reference_solutions/compat] [--variants ours,literal] [--here]
 
 For every file in expected_course_values.json and seeds 0 and 1, one fresh process imports the kit,
 seeds numpy and random, imports models.py, trains RegressionModel and computes
@@ -18,7 +18,7 @@ import sys
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
-DEFAULT_COMPAT = os.path.join(os.path.dirname(os.path.dirname(REPO)), "shared", "compat")
+DEFAULT_COMPAT = os.path.join(REPO, "reference_solutions", "compat")
 SEEDS = (0, 1)
 
 # One attempt, in a fresh interpreter. Modules that cannot load here (a display, a package nobody

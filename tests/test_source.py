@@ -10,7 +10,7 @@ import pytest
 from grader import source
 from grader.source import MAX_NESTING, Source, SourceProblem, check_source
 
-SHARED_COMPAT = Path("/work/shared/compat")
+COMPAT = Path(__file__).resolve().parent.parent / "reference_solutions" / "compat"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -32,11 +32,8 @@ def test_bom_and_crlf_are_accepted_with_the_text_intact() -> None:
     assert result.encoding == "utf-8-sig"
 
 
-def test_shared_bom_crlf_case_is_accepted() -> None:
-    path = SHARED_COMPAT / "bom_crlf.py"
-    if not path.exists():
-        pytest.skip("shared compat cases not present")
-    data = path.read_bytes()
+def test_the_course_bom_crlf_case_is_accepted() -> None:
+    data = (COMPAT / "bom_crlf.py").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
     _accepted(data)
 
