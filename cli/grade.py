@@ -10,15 +10,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from cli.terminal import escape_controls
 from grader import mnist
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.local_runner import LocalRunner
 from grader.questions import all_questions
-from grader.report import QuestionResult, Report, format_metric, to_gradescope
+from grader.report import to_gradescope
 from grader.runs import Runner
 from grader.source import SourceProblem, check_source
+from grader.text_report import escape_controls, render_table
 from nngrade.settings import RUNNER_KINDS, load_settings
 
 
@@ -92,8 +92,8 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     refused = check_source(args.path.read_bytes())
     if isinstance(refused, SourceProblem):
-        print(f"nngrade grade: {shown_path} is not a valid models.py: {_one_line(refused.message)}",
-              file=sys.stderr)
+        reason = escape_controls(refused.message, keep_newlines=False)
+        print(f"nngrade grade: {shown_path} is not a valid models.py: {reason}", file=sys.stderr)
         return 2
     if "q2" in config.questions and (problem := mnist.cache_status(data_dir)) is not None:
         print(f"nngrade grade: MNIST data is not ready ({problem}); run `nngrade data fetch`", file=sys.stderr)
@@ -157,52 +157,3 @@ class ProgressLine:
             self.out.write("\n")
             self.out.flush()
         self.current = None
-
-
-def _threshold(metric_name: str, threshold: float) -> str:
-    return f"{threshold:.0%}" if metric_name == "accuracy" else f"{threshold:g}"
-
-
-def render_table(report: Report) -> str:
-    header = ("Question", "Points", "Outcome", "Metric", "Threshold", "Attempts (seed: outcome)", "Time")
-    rows = [header]
-    for q in report.questions:
-        rows.append((
-            q.question,
-            f"{q.points}/{q.max_points}",
-            q.outcome,
-            f"{_metric_label(q)} {format_metric(q.metric_name, q.metric_value)}",
-            f"{q.comparison} {_threshold(q.metric_name, q.threshold)}",
-            ", ".join(f"{a.seed}: {a.outcome}" for a in q.attempts),
-            f"{sum(a.wall_s for a in q.attempts):.1f} s",
-        ))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
-    lines.append(f"Total  {report.total_points}/{report.max_points}   ({report.wall_s:.1f} s, "
-                 f"{report.environment.runner} runner, numpy {report.environment.numpy_version})")
-    # Details, tracebacks, hints and output carry the submission's own text: every control character in
-    # them is escaped, and multi-line blocks are indented under our own lines.
-    for q in report.questions:
-        attempt = q.counted
-        if q.points == q.max_points and not q.hints and not attempt.warnings:
-            continue
-        lines.append("")
-        lines.append(f"{q.question}: {_one_line(attempt.detail)}")
-        if attempt.error is not None:
-            lines.extend(f"    {line}" for line in escape_controls(attempt.error.traceback.rstrip()).splitlines())
-        lines.extend(f"  hint: {_one_line(hint)}" for hint in q.hints)
-        lines.extend(f"  warning: {_one_line(warning)}" for warning in attempt.warnings)
-        excerpt = escape_controls(attempt.log_excerpt).strip().splitlines()
-        if excerpt and q.points < q.max_points:
-            lines.append("  output (last lines):")
-            lines.extend(f"    {line[:200]}" for line in excerpt[-10:])
-    return "\n".join(lines)
-
-
-def _metric_label(q: QuestionResult) -> str:
-    return f"validation {q.metric_name}" if q.scored_on == "validation" else q.metric_name
-
-
-def _one_line(text: str) -> str:
-    return escape_controls(text, keep_newlines=False)

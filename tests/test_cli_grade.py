@@ -12,11 +12,11 @@ import pytest
 from scripted import ScriptedRunner
 
 from cli.app import build_parser, run
-from cli.grade import grading_config, render_table
-from cli.terminal import escape_controls
+from cli.grade import grading_config
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.report import ErrorInfo
+from grader.text_report import escape_controls, render_table
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE_TERMINAL = REPO / "reference_solutions" / "hostile" / "terminal_escapes.py"
