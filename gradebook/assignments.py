@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,7 +76,7 @@ def is_open(assignment: Assignment, now: datetime) -> bool:
 
 
 def grading_config(assignment: Assignment) -> AssignmentConfig:
-    limits: dict[str, Limits] = {q: _limits(v) for q, v in (assignment.limits or {}).items()}
+    limits: dict[str, Limits] = {q: Limits.from_mapping(v) for q, v in (assignment.limits or {}).items()}
     return AssignmentConfig(
         questions=tuple(assignment.questions), seeds=tuple(int(s) for s in assignment.seeds), limits=limits
     )
@@ -88,8 +87,3 @@ def max_run_s(assignment: Assignment, slack: float = 1.5, overhead_s: float = 60
     config = grading_config(assignment)
     total = sum(config.limits_for(q).wall_s for q in config.questions) * len(config.seeds)
     return total * slack + overhead_s
-
-
-def _limits(data: Mapping[str, Any]) -> Limits:
-    known = set(Limits.__dataclass_fields__)
-    return Limits(**{k: v for k, v in data.items() if k in known})

@@ -62,3 +62,12 @@ class AssignmentConfig:
             "seeds": list(self.seeds),
             "limits": {q: vars(self.limits_for(q)) for q in self.questions},
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AssignmentConfig:
+        """The configuration `to_dict` wrote (the starter kit carries its assignment's this way)."""
+        return cls(
+            questions=tuple(str(q) for q in data["questions"]),
+            seeds=tuple(int(s) for s in data["seeds"]),
+            limits={str(q): Limits.from_mapping(v) for q, v in data["limits"].items()},
+        )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 # When an assignment gives only a CPU-time budget, the wall-clock backstop is this many times longer (and
 # at least a minute longer): an attempt held to one CPU that gets half of it on a loaded host still ends
@@ -35,6 +37,12 @@ class Limits:
 
     def with_wall_s(self, wall_s: float) -> Limits:
         return replace(self, wall_s=wall_s)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Limits:
+        """Limits from their stored form (`vars(limits)`); unknown keys, from other versions, are ignored."""
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in data.items() if key in known})
 
     @classmethod
     def for_cpu_s(cls, cpu_s: float) -> Limits:

@@ -565,3 +565,12 @@ def test_public_bundle_refuses_a_cache_it_cannot_reproduce(built: Path, tmp_path
     manifest = json.loads((built / MANIFEST).read_text())
     with pytest.raises(MnistDataError, match="pixel/255"):
         mnist.write_public_bundle(built, tmp_path / "b.npz", expected_sha256=manifest["source"])
+
+
+def test_the_harness_data_check_accepts_the_kits_bundle_and_names_a_broken_one(built: Path, tmp_path: Path) -> None:
+    bundle_dir = tmp_path / "kit-public"
+    mnist.write_public_bundle(built, bundle_dir / mnist.PUBLIC_BUNDLE, expected_sha256=_hashes(built))
+    assert mnist.check_public_files(bundle_dir) is None
+    (bundle_dir / mnist.PUBLIC_BUNDLE).write_bytes(b"not a zip file")
+    problem = mnist.check_public_files(bundle_dir)
+    assert problem is not None and "mnist-public.npz is unreadable" in problem

@@ -169,7 +169,11 @@ def _routes(c: Course) -> list[tuple[str, str, dict[str | None, int]]]:
         ("GET", "/submissions/9999", {None: anon, "alice": 404, "bob": 404, "tara": 404, "ivan": 404}),
         ("GET", "/submissions/9999/status.json", {None: anon, "alice": 404, "bob": 404, "tara": 404, "ivan": 404}),
         ("GET", "/kit/", everyone),
-        ("GET", "/kit/nngrade-starter-kit.zip", everyone),
+        ("GET", "/kit/nn/nngrade-starter-kit.zip", everyone),
+        ("GET", "/kit/nope/nngrade-starter-kit.zip", {None: anon, "alice": 404, "bob": 404, "tara": 404, "ivan": 404}),
+        # This course's data directory holds no MNIST cache: the data is refused, the kit is not.
+        ("GET", "/kit/mnist-public.npz", {None: anon, "alice": 503, "bob": 503, "tara": 503, "ivan": 503}),
+        ("GET", "/kit/data/forged/mnist-public.npz", {w: 403 for w in WHO}),
         ("GET", "/dashboard/", staff),
         ("GET", f"/dashboard/students/{c.ids['alice']}", staff),
         ("GET", "/dashboard/queue.json", staff),
