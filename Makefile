@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export NNGRADE_DATA_DIR ?= $(CURDIR)/var/data
 
-.PHONY: setup lock serve stack stack-down test test-fast lint typecheck check bench data image clean
+.PHONY: setup lock serve stack stack-down test test-fast lint typecheck check bench data image prune-images clean
 
 setup:
 	bash scripts/setup.sh
@@ -60,6 +60,10 @@ data:
 
 image:
 	$(BIN)/python -m sandbox.image build
+
+# Remove the sandbox images of other grader versions (never one a container still uses).
+prune-images:
+	$(BIN)/python -m sandbox.image build --prune
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache artifacts

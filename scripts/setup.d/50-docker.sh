@@ -70,4 +70,6 @@ else
 fi
 docker info --format 'engine {{.ServerVersion}}, storage driver {{.Driver}}, cgroup v{{.CgroupVersion}}'
 
-.venv/bin/python -m sandbox.image build --prune
+# No pruning here: on a machine that grades, a worker of the previous version may still need its image
+# (`make prune-images` removes the images of other grader versions on purpose).
+.venv/bin/python -m sandbox.image build
