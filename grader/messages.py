@@ -1,0 +1,58 @@
+"""Sentences for people that can be shown in another language later: an English template plus its values.
+
+The template is the gettext message id ("Final loss {loss:.4f} meets the goal."); its placeholders use
+str.format syntax with at most a simple format spec (".4f", ".2%", "g", "d"). `text` renders it in English,
+as it is stored in reports; the portal and the CLI look the template up in their catalogs and render the
+values for the reader's locale. `N_` marks a literal template for extraction (pybabel -k N_) and returns
+it unchanged, so marking costs nothing here and nothing outside this package is imported.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+Value = Union[str, int, float]
+
+
+def N_(template: str) -> str:  # the gettext convention for "mark, do not translate yet"
+    """Mark `template` as a message id for the catalogs; returns it unchanged."""
+    return template
+
+
+@dataclass(frozen=True)
+class Message:
+    """One sentence: `template` is the English text with {placeholders}, `params` their values."""
+
+    template: str
+    params: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The sentence in English, as reports store it."""
+        return self.template.format(**self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: {"id": template, "params": {...}, "text": English}."""
+        return {"id": self.template, "params": dict(self.params), "text": self.text}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """The inverse of to_dict; ValueError when the id's placeholders and the params disagree."""
+        message = cls(str(data["id"]), {str(k): v for k, v in dict(data.get("params") or {}).items()})
+        missing = placeholders(message.template) - set(message.params)
+        if missing:
+            raise ValueError(f"message {message.template!r} lacks values for {sorted(missing)}")
+        return message
+
+
+def message(template: str, **params: Value) -> Message:
+    """A Message from a template and its values: message(N_("Loss {loss:.4f}."), loss=0.0041)."""
+    return Message(template, dict(params))
+
+
+def placeholders(template: str) -> set[str]:
+    """The placeholder names in `template`: "{a} of {b:.2f}" -> {"a", "b"}."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
