@@ -9,12 +9,23 @@ import statistics
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from gradebook import policies, status
-from gradebook.models import Assignment, ChangeSet, GradingRun, Override, Submission, User, utcnow
+from gradebook.models import (
+    Assignment,
+    ChangeSet,
+    GradingRun,
+    Override,
+    QuestionRecord,
+    Submission,
+    User,
+    utcnow,
+)
 from gradebook.users import graded_students
+from grader.messages import N_, message
+from web.services.eta import Throughput, estimated_start_s
 from web.services.models import AuditEntry, OverrideView, QueueHealth, RunSummary, StudentRow, UserView, user_view
 from web.submissions.queries import max_points_of, override_view, pick_run
 
@@ -28,12 +39,31 @@ def student(session: Session, user_id: int) -> UserView | None:
     return None if row is None else user_view(row)
 
 
-def student_rows(session: Session, assignment: Assignment) -> list[StudentRow]:
-    """One row per graded student, by username: counted points, uploads, last activity, latest status."""
-    students = session.scalars(select(User).where(graded_students()).order_by(User.username)).all()
+def student_rows(session: Session, assignment: Assignment, search: str = "") -> list[StudentRow]:
+    """One row per graded student whose username or name contains `search` (any case), by username: counted
+    points, uploads, last activity, latest status, flags. Reads only the columns these need: no reports,
+    no stored question results beyond their points."""
+    found = select(User).where(graded_students()).options(
+        load_only(User.id, User.username, User.name, User.role, User.must_change_password, User.locale))
+    if search:
+        found = found.where(or_(User.username.icontains(search, autoescape=True),
+                                User.name.icontains(search, autoescape=True)))
+    students = session.scalars(found.order_by(User.username)).all()
+    ids = [u.id for u in students]
+    of_assignment = select(Submission).where(Submission.assignment_id == assignment.id)
+    if search:
+        of_assignment = of_assignment.where(Submission.user_id.in_(ids))
     subs = session.scalars(
-        select(Submission).where(Submission.assignment_id == assignment.id)
-        .options(selectinload(Submission.runs).selectinload(GradingRun.questions),
+        of_assignment.options(
+                 load_only(Submission.id, Submission.user_id, Submission.assignment_id, Submission.uploaded_at,
+                           Submission.late, Submission.flag_reason),
+                 selectinload(Submission.runs).options(
+                     load_only(GradingRun.id, GradingRun.submission_id, GradingRun.purpose, GradingRun.status,
+                               GradingRun.current, GradingRun.created_at, GradingRun.finished_at,
+                               GradingRun.max_points, GradingRun.total_points))
+                 .selectinload(GradingRun.questions).options(
+                     load_only(QuestionRecord.id, QuestionRecord.run_id, QuestionRecord.question,
+                               QuestionRecord.points)),
                  selectinload(Submission.overrides))).all()
     by_user: dict[int, list[Submission]] = {}
     for s in subs:
@@ -57,6 +87,7 @@ def student_rows(session: Session, assignment: Assignment) -> list[StudentRow]:
             latest_submission_id=latest.id if latest else None,
             counted_submission_id=chosen.submission.id if chosen else None,
             overridden=bool(chosen and any(not o.revoked for o in chosen.submission.overrides)),
+            flagged=any(s.flag_reason for s in mine),
         ))
     return rows
 
@@ -72,9 +103,9 @@ def graded_runs(session: Session, assignment: Assignment, limit: int) -> list[Ru
             for r in runs]
 
 
-def queue_health(session: Session, workers: int | None) -> QueueHealth:
-    """Waiting, running, delayed and failed runs, the oldest wait, and the median wait of recent runs
-    (seconds)."""
+def queue_health(session: Session, workers: int | None, pace: Throughput | None = None) -> QueueHealth:
+    """Waiting, running, delayed and failed runs, the oldest wait, the median wait of recent runs, and with
+    `pace` when the next and the last queued student submission likely start grading (seconds)."""
     counts = status.queue_counts(session)
     waits = [
         (started - created).total_seconds()
@@ -84,6 +115,7 @@ def queue_health(session: Session, workers: int | None) -> QueueHealth:
             .order_by(GradingRun.id.desc()).limit(RECENT_WAITS))
         if started is not None
     ]
+    waiting_students = counts.queued_student + counts.delayed
     return QueueHealth(
         depth=counts.queued_student + counts.queued_bulk + counts.delayed,
         running=counts.running,
@@ -94,6 +126,9 @@ def queue_health(session: Session, workers: int | None) -> QueueHealth:
         queued_regrades=counts.queued_bulk,
         failed=counts.failed,
         failed_runs=tuple((f.run_id, f.username, f.summary) for f in status.failed_runs(session, 10)),
+        typical_run_s=pace.typical_run_s if pace else None,
+        next_start_s=estimated_start_s(0, pace) if pace and waiting_students else None,
+        last_start_s=estimated_start_s(waiting_students - 1, pace) if pace and waiting_students else None,
     )
 
 
@@ -112,13 +147,15 @@ def audit_log(session: Session, limit: int) -> list[AuditEntry]:
     for o in session.scalars(select(Override).order_by(Override.id.desc()).limit(limit)
                              .options(selectinload(Override.author),
                                       selectinload(Override.submission).selectinload(Submission.user))):
-        entries.append(AuditEntry(o.created_at, o.author.username, "override revoked" if o.revoked else "override",
+        entries.append(AuditEntry(o.created_at, o.author.username,
+                                  message(N_("override revoked")) if o.revoked else message(N_("override")),
                                   f"{o.submission.user.username} #{o.submission_id} {o.question} → "
                                   f"{o.points}: {o.reason}"))
     names: dict[int, str] = {uid: name for uid, name in session.execute(select(User.id, User.username))}
     for c in session.scalars(select(ChangeSet).order_by(ChangeSet.id.desc()).limit(limit)):
         entries.append(AuditEntry(c.created_at, names.get(c.created_by_id or -1, "system"),
-                                  f"regrade ({c.status})", f"{_scope_text(c.scope)}: {c.reason}"))
+                                  message(N_("regrade ({status})"), status=c.status),
+                                  f"{_scope_text(c.scope)}: {c.reason}"))
     entries.sort(key=lambda e: e.created_at, reverse=True)
     return entries[:limit]
 
