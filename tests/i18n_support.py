@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 CATALOG_MO = REPO / "web" / "translations" / "es" / "LC_MESSAGES" / "messages.mo"
 _SKIPPED_TAGS = {"script", "style", "code", "pre", "title", "svg"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-# Words that are English and never Spanish ("has" and "no" are Spanish too, so they are not here): one of them in a Spanish page's own text is an untranslated string.
+# Words that are English and never Spanish ("has" and "no" are Spanish too, so they are not here): one of
+# them in a Spanish page's own text is an untranslated string.
 ENGLISH_WORDS = frozenset({
     "the", "your", "you", "is", "are", "and", "with", "this", "that", "for", "from", "was", "have", "will",
     "when", "which", "of", "to", "in", "on", "at", "it", "be", "by", "or", "not", "an", "upload", "uploads",

@@ -19,7 +19,7 @@ from i18n_support import REPO, english_catalog_sentences, untranslated, visible_
 
 from gradebook import course, users
 from gradebook.db import make_engine, make_sessionmaker, transaction
-from grader.messages import Message, N_, message, placeholders
+from grader.messages import N_, Message, message, placeholders
 from nngrade.settings import Settings
 from web import create_app, i18n
 
@@ -76,7 +76,7 @@ def test_compiled_catalog_is_current_and_checked(tmp_path: Path) -> None:
     folder = tmp_path / "es" / "LC_MESSAGES"
     folder.mkdir(parents=True)
     (folder / "messages.po").write_bytes(PO.read_bytes())
-    with pytest.raises(i18n.CatalogError, match="not compiled.*25-catalogs.sh"):
+    with pytest.raises(i18n.CatalogError, match=r"not compiled.*25-catalogs\.sh"):
         i18n.check_catalogs(tmp_path)
     mo = folder / "messages.mo"
     mo.write_bytes(b"")
