@@ -73,7 +73,8 @@ def init_app(app: Flask) -> None:
           default_domain=DOMAIN)
     app.jinja_env.globals.update(
         fmt_points=fmt_points, fmt_number=fmt_number, fmt_decimal=fmt_decimal, fmt_percent=fmt_percent,
-        fmt_datetime=fmt_datetime, fmt_date=fmt_date, fmt_time=fmt_time, fmt_wait=fmt_wait, fmt_metric=fmt_metric,
+        fmt_datetime=fmt_datetime, fmt_date=fmt_date, fmt_time=fmt_time, fmt_wait=fmt_wait, fmt_duration=fmt_duration,
+        fmt_metric=fmt_metric,
         render=render,
         current_locale=current_locale, language_names=LANGUAGE_NAMES, supported_locales=SUPPORTED_LOCALES)
 
@@ -220,6 +221,17 @@ def fmt_wait(seconds: float | None) -> str:
     if seconds < 90 * 60:
         return gettext("about %(n)s min", n=fmt_number(math.ceil(seconds / 60)))
     return gettext("about %(n)s h", n=fmt_number(seconds / 3600, 1 if seconds < 10 * 3600 else 0))
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A measured duration, rounded for people: "37 s", "12 min", "81 h"; "–" when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    if seconds < 90:
+        return gettext("%(n)s s", n=fmt_number(seconds))
+    if seconds < 90 * 60:
+        return gettext("%(n)s min", n=fmt_number(seconds / 60))
+    return gettext("%(n)s h", n=fmt_number(seconds / 3600))
 
 
 # Messages with {placeholders} (grader.messages) --------------------------------------------------------

@@ -74,8 +74,14 @@ def require_user() -> UserView:
 
 
 def log_in(user: User) -> None:
-    """Start a fresh session for `user` (a session id planted before login is worthless: no fixation)."""
+    """Start a fresh session for `user` (a session id planted before login is worthless: no fixation); the
+    language chosen before signing in stays."""
+    from web.i18n import SESSION_LOCALE
+
+    locale = session.get(SESSION_LOCALE)
     session.clear()
+    if isinstance(locale, str):
+        session[SESSION_LOCALE] = locale
     session[SESSION_USER] = user.id
     session[SESSION_FINGERPRINT] = password_fingerprint(user.password_hash)
     session.permanent = True

@@ -15,7 +15,7 @@ from grader.questions import get_question
 from web import charts, security
 from web.dashboard import queries
 from web.db import read_session
-from web.i18n import current_locale, fmt_wait, gettext
+from web.i18n import current_locale, fmt_duration, fmt_wait, gettext
 from web.queue import run_queue
 from web.services import dashboard, history
 from web.services.feedback import PngCache, chart_words
@@ -110,15 +110,10 @@ def queue_texts(health: QueueHealth) -> dict[str, str]:
     return {
         "depth": str(health.depth), "running": str(health.running),
         "workers": str(health.workers) if health.workers is not None else gettext("unknown"),
-        "oldest_wait_s": fmt_seconds(health.oldest_wait_s), "median_wait_s": fmt_seconds(health.median_wait_s),
+        "oldest_wait_s": fmt_duration(health.oldest_wait_s), "median_wait_s": fmt_duration(health.median_wait_s),
         "next_start_s": fmt_wait(health.next_start_s), "last_start_s": fmt_wait(health.last_start_s),
-        "typical_run_s": fmt_seconds(health.typical_run_s),
+        "typical_run_s": fmt_duration(health.typical_run_s),
     }
-
-
-def fmt_seconds(value: float | None) -> str:
-    """'37 s', or '–' when unknown."""
-    return "–" if value is None else gettext("%(n)s s", n=round(value))
 
 
 @blueprint.get("/charts/<name>.png")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from web.i18n import fmt_datetime, fmt_decimal, fmt_metric, gettext
+from web.i18n import fmt_datetime, fmt_decimal, fmt_metric, fmt_percent, gettext
 from web.services.pages import metric_label, outcome_label
 
 WIDTH, HEIGHT = 360, 190
@@ -105,7 +105,7 @@ def question_chart(h: QuestionHistory) -> str:
         y = y_of(tick)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="{MUTED}">'
-                     f"{escape(fmt_metric(h.metric_name, tick) if not log else _loss_tick(tick))}</text>")
+                     f"{escape(_loss_tick(tick) if log else fmt_percent(tick, 0))}</text>")
     goal_y = y_of(h.threshold)
     parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{goal_y:.1f}" y2="{goal_y:.1f}" stroke="{INK}" '
                  f'stroke-dasharray="5 4" stroke-width="1.2"/>')
