@@ -6,11 +6,13 @@ Functions take the request's session (web.db) and return the view records of web
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, load_only, selectinload
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from gradebook import policies, status
 from gradebook.models import (
@@ -39,35 +41,97 @@ def student(session: Session, user_id: int) -> UserView | None:
     return None if row is None else user_view(row)
 
 
-def student_rows(session: Session, assignment: Assignment, search: str = "") -> list[StudentRow]:
-    """One row per graded student whose username or name contains `search` (any case), by username: counted
-    points, uploads, last activity, latest status, flags. Reads only the columns these need: no reports,
-    no stored question results beyond their points."""
-    found = select(User).where(graded_students()).options(
-        load_only(User.id, User.username, User.name, User.role, User.must_change_password, User.locale))
-    if search:
-        found = found.where(or_(User.username.icontains(search, autoescape=True),
-                                User.name.icontains(search, autoescape=True)))
-    students = session.scalars(found.order_by(User.username)).all()
-    ids = [u.id for u in students]
-    of_assignment = select(Submission).where(Submission.assignment_id == assignment.id)
-    if search:
-        of_assignment = of_assignment.where(Submission.user_id.in_(ids))
-    subs = session.scalars(
-        of_assignment.options(
-                 load_only(Submission.id, Submission.user_id, Submission.assignment_id, Submission.uploaded_at,
-                           Submission.late, Submission.flag_reason),
-                 selectinload(Submission.runs).options(
-                     load_only(GradingRun.id, GradingRun.submission_id, GradingRun.purpose, GradingRun.status,
-                               GradingRun.current, GradingRun.created_at, GradingRun.finished_at,
-                               GradingRun.max_points, GradingRun.total_points))
-                 .selectinload(GradingRun.questions).options(
-                     load_only(QuestionRecord.id, QuestionRecord.run_id, QuestionRecord.question,
-                               QuestionRecord.points)),
-                 selectinload(Submission.overrides))).all()
-    by_user: dict[int, list[Submission]] = {}
-    for s in subs:
-        by_user.setdefault(s.user_id, []).append(s)
+@dataclass(slots=True)
+class _Points:
+    question: str
+    points: int
+
+
+@dataclass(slots=True)
+class _Run:
+    id: int
+    purpose: str
+    status: str
+    current: bool
+    created_at: datetime
+    finished_at: datetime | None
+    max_points: int | None
+    questions: list[_Points] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Override:
+    id: int
+    question: str
+    points: int
+    revoked: bool
+
+
+@dataclass(slots=True)
+class _Submission:
+    id: int
+    user_id: int
+    uploaded_at: datetime
+    late: bool
+    flagged: bool
+    runs: list[_Run] = field(default_factory=list)
+    overrides: list[_Override] = field(default_factory=list)
+
+
+@cache
+def _row_statements() -> tuple[Any, Any, Any, Any, Any]:
+    """The five statements behind student_rows, built once (building them costs more than running them):
+    graded students; the assignment's submissions, their runs, the counted runs' question points, and their
+    overrides, each as plain columns."""
+    ours = select(Submission.id).where(Submission.assignment_id == bindparam("assignment_id")).scalar_subquery()
+    return (
+        select(User.id, User.username, User.name, User.locale).where(graded_students()).order_by(User.username),
+        select(Submission.id, Submission.user_id, Submission.uploaded_at, Submission.late, Submission.flag_reason)
+        .where(Submission.assignment_id == bindparam("assignment_id")),
+        select(GradingRun.id, GradingRun.submission_id, GradingRun.purpose, GradingRun.status, GradingRun.current,
+               GradingRun.created_at, GradingRun.finished_at, GradingRun.max_points)
+        .where(GradingRun.submission_id.in_(ours)).order_by(GradingRun.id),
+        # Question points of counted runs only: nothing else is scored.
+        select(QuestionRecord.run_id, QuestionRecord.question, QuestionRecord.points)
+        .join(GradingRun, GradingRun.id == QuestionRecord.run_id)
+        .where(GradingRun.submission_id.in_(ours), GradingRun.current.is_(True)),
+        select(Override.id, Override.submission_id, Override.question, Override.points, Override.revoked)
+        .where(Override.submission_id.in_(ours)).order_by(Override.id),
+    )
+
+
+def matching_students(session: Session, search: str) -> set[int]:
+    """Ids of the graded students whose username or name contains `search`, in any case (LIKE wildcards in
+    `search` are literal)."""
+    return set(session.scalars(select(User.id).where(graded_students(), or_(
+        User.username.icontains(search, autoescape=True), User.name.icontains(search, autoescape=True)))))
+
+
+def student_rows(session: Session, assignment: Assignment) -> list[StudentRow]:
+    """One row per graded student, by username: counted points (gradebook.policies), uploads, last activity,
+    latest status, flags.
+
+    Hundreds of students with several uploads each: the rows are read as plain columns in five statements
+    (no ORM objects, no reports) and scored by the same policy functions as everywhere else.
+    """
+    users_sql, subs_sql, runs_sql, points_sql, overrides_sql = _row_statements()
+    which = {"assignment_id": assignment.id}
+    students = session.execute(users_sql).all()
+    subs: dict[int, _Submission] = {
+        row.id: _Submission(row.id, row.user_id, row.uploaded_at, row.late, bool(row.flag_reason))
+        for row in session.execute(subs_sql, which)}
+    runs: dict[int, _Run] = {}
+    for row in session.execute(runs_sql, which):
+        run = _Run(row.id, row.purpose, row.status, row.current, row.created_at, row.finished_at, row.max_points)
+        runs[row.id] = run
+        subs[row.submission_id].runs.append(run)
+    for run_id, question, points in session.execute(points_sql, which):
+        runs[run_id].questions.append(_Points(question, points))
+    for o in session.execute(overrides_sql, which):
+        subs[o.submission_id].overrides.append(_Override(o.id, o.question, o.points, o.revoked))
+    by_user: dict[int, list[_Submission]] = {}
+    for sub in subs.values():
+        by_user.setdefault(sub.user_id, []).append(sub)
     max_points = max_points_of(assignment)
     rows: list[StudentRow] = []
     for user in students:
@@ -78,7 +142,8 @@ def student_rows(session: Session, assignment: Assignment, search: str = "") -> 
         if latest is not None:
             activity = max(activity or latest.uploaded_at, latest.uploaded_at)
         rows.append(StudentRow(
-            user=user_view(user),
+            user=UserView(id=user.id, username=user.username, display_name=user.name or user.username,
+                          role="student", locale=user.locale),
             points=None if chosen is None else round(chosen.total, 2),
             max_points=max_points,
             submissions=len(mine),
@@ -87,7 +152,7 @@ def student_rows(session: Session, assignment: Assignment, search: str = "") -> 
             latest_submission_id=latest.id if latest else None,
             counted_submission_id=chosen.submission.id if chosen else None,
             overridden=bool(chosen and any(not o.revoked for o in chosen.submission.overrides)),
-            flagged=any(s.flag_reason for s in mine),
+            flagged=any(s.flagged for s in mine),
         ))
     return rows
 

@@ -56,9 +56,12 @@ def index() -> str:
     filters = dashboard.Filters.parse(request.args.get("q"), request.args.get("status"),
                                       request.args.get("sort"), request.args.get("order"),
                                       request.args.get("page"), request.args.get("per_page"))
-    # Tiles and totals count every student; the search narrows the table only.
+    # Tiles and totals count every student; the search (in SQL) narrows the table only.
     everyone = queries.student_rows(session, assignment)
-    rows = queries.student_rows(session, assignment, filters.query) if filters.query else everyone
+    rows = everyone
+    if filters.query:
+        found = queries.matching_students(session, filters.query)
+        rows = [r for r in everyone if r.user.id in found]
     return render_template(
         "dashboard/index.html",
         assignment=assignment,
