@@ -122,7 +122,7 @@ def main() -> int:
     latencies: dict[str, list[float]] = defaultdict(list)
     try:
         started = time.monotonic()
-        seeded = seed_course(url, var / "submissions", students=args.students)
+        seeded = seed_course(url, students=args.students)
         seeding_s = time.monotonic() - started
         redis = shutil.which("redis-server")
         if redis:

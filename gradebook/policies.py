@@ -68,8 +68,7 @@ class SubmissionLike(Protocol):
 
 
 S = TypeVar("S", bound=SubmissionLike)
-O = TypeVar("O", bound=OverrideLike)
-R = TypeVar("R", bound=RunLike)
+OverrideT = TypeVar("OverrideT", bound=OverrideLike)
 
 
 def is_late(assignment: Assignment, uploaded_at: datetime) -> bool:
@@ -97,9 +96,9 @@ def _counted_run(submission: SubmissionLike) -> RunLike | None:
     return next((run for run in submission.runs if run.current), None)
 
 
-def latest_override(overrides: Iterable[O], question: str) -> O | None:
+def latest_override(overrides: Iterable[OverrideT], question: str) -> OverrideT | None:
     """The newest override in force for `question`, or None."""
-    chosen: O | None = None
+    chosen: OverrideT | None = None
     for o in overrides:
         if o.question == question and not o.revoked and (chosen is None or o.id > chosen.id):
             chosen = o

@@ -47,19 +47,18 @@ def student_name(i: int) -> str:
     return f"s{i:04d}"
 
 
-def seed_course(url: str, storage_dir: Path, students: int = 600, seed: int = 0,
-                now: datetime | None = None) -> SeededCourse:
+def seed_course(url: str, students: int = 600, seed: int = 0, now: datetime | None = None) -> SeededCourse:
     """Migrate `url` and fill it; returns the expected tile counts."""
     migrate(url)
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    digest = storage.store_bytes(storage_dir, (Path(__file__).parent.parent / "reference_solutions" / "staff"
-                                               / "models.py").read_bytes())
+    source = (Path(__file__).parent.parent / "reference_solutions" / "staff" / "models.py").read_bytes()
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
     counts = {"queued": 0, "running": 0, "graded": 0, "failed": 0, "flagged": 0}
     try:
         with transaction(factory) as session:
+            digest = storage.store_bytes(session, source)
             users.create_user(session, TA_NAME, "Tania Ayudante", STAFF_PASSWORD, "ta", must_change_password=False)
             prof = users.create_user(session, INSTRUCTOR_NAME, "Pedro Profesor", STAFF_PASSWORD, "instructor",
                                      must_change_password=False)

@@ -100,7 +100,7 @@ def grading_portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
 @pytest.fixture
 def large_course(tmp_path: Path) -> Iterator[Portal]:
     url = f"sqlite:///{tmp_path / 'course.sqlite3'}"
-    seed_course(url, tmp_path / "submissions", students=600)
+    seed_course(url, students=600)
     settings = Settings(var_dir=tmp_path, database_url=url, storage_dir=tmp_path / "submissions",
                         data_dir=tmp_path, secret_key="browser-course-" + "k" * 40, session_cookie_secure=False)
 
@@ -268,7 +268,8 @@ def test_ta_works_a_600_student_course(large_course: Portal, browser: Any, langu
 
     driver.find_element(By.CSS_SELECTOR, "[data-testid=pager] a[rel=next]").click()
     WebDriverWait(driver, 10).until(ec.url_contains("page=2"))
-    assert driver.find_elements(By.CSS_SELECTOR, "tr[data-student]")[0].get_attribute("data-student") == student_name(50)
+    first = driver.find_elements(By.CSS_SELECTOR, "tr[data-student]")[0]
+    assert first.get_attribute("data-student") == student_name(50)
     _check_language(driver, language)
 
     driver.find_element(By.CSS_SELECTOR, "a[data-tile=running]").click()

@@ -112,7 +112,7 @@ def course(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     tmp = tmp_path_factory.mktemp(f"dash-{request.param}")
 
     def build(url: str) -> Iterator[tuple[Flask, SeededCourse]]:
-        seeded = seed_course(url, tmp / "subs", students=STUDENTS)
+        seeded = seed_course(url, students=STUDENTS)
         settings = Settings(var_dir=tmp, database_url=url, storage_dir=tmp / "subs", data_dir=tmp,
                             secret_key="dash-test-" + "x" * 40, session_cookie_secure=False)
 

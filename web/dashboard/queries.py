@@ -148,13 +148,24 @@ def student_rows(session: Session, assignment: Assignment) -> list[StudentRow]:
             max_points=max_points,
             submissions=len(mine),
             last_activity=activity,
-            status=pick_run(latest.runs)[0] if latest else "none",
+            status=_staff_state(latest),
             latest_submission_id=latest.id if latest else None,
             counted_submission_id=chosen.submission.id if chosen else None,
             overridden=bool(chosen and any(not o.revoked for o in chosen.submission.overrides)),
             flagged=any(s.flagged for s in mine),
         ))
     return rows
+
+
+def _staff_state(latest: _Submission | None) -> str:
+    """The latest submission's state for staff: as its student sees it, except that a run that failed on our
+    side (the student sees it waiting) is "failed" here, for staff to retry."""
+    if latest is None:
+        return "none"
+    own = [r for r in latest.runs if r.purpose == "submission"]
+    if own and own[-1].status == "failed":
+        return "failed"
+    return pick_run(latest.runs)[0]
 
 
 def graded_runs(session: Session, assignment: Assignment, limit: int) -> list[RunSummary]:
