@@ -68,9 +68,10 @@ def apply_regrade(submission_id: int, change_set_id: int) -> Response:
     _, actor = _rows(submission_id)
     try:
         regrades.apply_change_set(write_session(), change_set_id, actor)
-    except regrades.RegradeError as exc:
+    except regrades.RegradeError:
+        # The change-set is this submission's (checked above): what is left is one already decided.
         write_session().rollback()
-        flash(str(exc), "error")
+        flash(gettext("This regrade was already applied or discarded."), "error")
     else:
         write_session().commit()
         flash(gettext("The regrade result now counts."), "success")
@@ -94,9 +95,11 @@ def override(submission_id: int) -> Response | tuple[str, int]:
     submission, actor = _rows(submission_id)
     try:
         overrides.add_override(write_session(), submission, question, points, actor, form.reason.data.strip())
-    except overrides.OverrideError as exc:
+    except overrides.OverrideError:
+        # The form checked the points and the reason: what is left is a question the assignment lacks.
         write_session().rollback()
-        form.points.errors = [*form.points.errors, str(exc)]
+        form.points.errors = [*form.points.errors, gettext("%(question)s is not a question of this assignment.",
+                                                           question=question)]
         return _detail(shown, override_form=form), 400
     write_session().commit()
     flash(gettext("%(question)s of %(student)s's submission #%(number)s set to %(points)s points.",
