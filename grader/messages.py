@@ -9,6 +9,7 @@ it unchanged, so marking costs nothing here and nothing outside this package is 
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,49 @@ class Message:
         if missing:
             raise ValueError(f"message {message.template!r} lacks values for {sorted(missing)}")
         return message
+
+
+MAX_TEMPLATE_CHARS = 1000
+MAX_PARAMS = 12
+MAX_VALUE_CHARS = 2000
+# The placeholders a template may use: a name, with at most a precision and one of f, g, d and %.
+_SIMPLE_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SIMPLE_SPEC = re.compile(r"(\.\d{1,2})?[fgd%]?")
+
+
+def parse_message(data: Any) -> Message | None:
+    """A Message from its JSON form when that form is sound, else None (the English text is shown then).
+
+    For what crosses from untrusted places (a stored report, a student's process): the template must be a
+    bounded string, the values bounded scalars, one for each placeholder, and the template must render.
+    """
+    if not isinstance(data, Mapping):
+        return None
+    template, params = data.get("id"), data.get("params") or {}
+    if not isinstance(template, str) or not template or len(template) > MAX_TEMPLATE_CHARS:
+        return None
+    if not isinstance(params, Mapping) or len(params) > MAX_PARAMS:
+        return None
+    values: dict[str, Value] = {}
+    for key, value in params.items():
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return None
+        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+            return None
+        values[key] = value
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+        if any(not _SIMPLE_FIELD.fullmatch(name) or conversion or not _SIMPLE_SPEC.fullmatch(spec or "")
+               for name, spec, conversion in fields):
+            return None
+        if {name for name, _, _ in fields} != set(values):
+            return None
+        candidate = Message(template, values)
+        candidate.text  # noqa: B018  # a template that cannot render is refused here, not on a page
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return candidate
 
 
 def message(template: str, **params: Value) -> Message:
