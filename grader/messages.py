@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -36,13 +36,13 @@ class Message:
         return self.template.format(**self.params)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: {"id": template, "params": {...}, "text": English}."""
-        return {"id": self.template, "params": dict(self.params), "text": self.text}
+        """JSON form, as dataclasses.asdict makes it in reports: {"template": ..., "params": {...}}."""
+        return {"template": self.template, "params": dict(self.params)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
-        """The inverse of to_dict; ValueError when the id's placeholders and the params disagree."""
-        message = cls(str(data["id"]), {str(k): v for k, v in dict(data.get("params") or {}).items()})
+        """The inverse of to_dict; ValueError when the template's placeholders and the params disagree."""
+        message = cls(str(data["template"]), {str(k): v for k, v in dict(data.get("params") or {}).items()})
         missing = placeholders(message.template) - set(message.params)
         if missing:
             raise ValueError(f"message {message.template!r} lacks values for {sorted(missing)}")
@@ -65,7 +65,7 @@ def parse_message(data: Any) -> Message | None:
     """
     if not isinstance(data, Mapping):
         return None
-    template, params = data.get("id"), data.get("params") or {}
+    template, params = data.get("template"), data.get("params") or {}
     if not isinstance(template, str) or not template or len(template) > MAX_TEMPLATE_CHARS:
         return None
     if not isinstance(params, Mapping) or len(params) > MAX_PARAMS:
@@ -100,3 +100,20 @@ def message(template: str, **params: Value) -> Message:
 def placeholders(template: str) -> set[str]:
     """The placeholder names in `template`: "{a} of {b:.2f}" -> {"a", "b"}."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def match_message(text: str, templates: Iterable[str]) -> Message | None:
+    """The Message among `templates` (placeholders without format specs) whose English is exactly `text`, with
+    the values read back from it; None when none renders to `text`."""
+    for template in templates:
+        pattern = ""
+        for literal, name, _spec, _conversion in string.Formatter().parse(template):
+            pattern += re.escape(literal)
+            if name is not None:
+                pattern += f"(?P<{name}>.+?)" if f"(?P<{name}>" not in pattern else f"(?P={name})"
+        found = re.fullmatch(pattern, text, flags=re.DOTALL)
+        if found is not None:
+            candidate = Message(template, dict(found.groupdict()))
+            if candidate.text == text:
+                return candidate
+    return None
