@@ -16,6 +16,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from flask import Flask
 from i18n_support import REPO, english_catalog_sentences, untranslated, visible_text
+from sqlalchemy import select
 
 from gradebook import course, users
 from gradebook.db import make_engine, make_sessionmaker, transaction
@@ -25,7 +26,8 @@ from web import create_app, i18n
 
 TRANSLATIONS = REPO / "web" / "translations"
 PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None,
+            "CheckFailed": None}
 
 
 def _catalog() -> list:  # type: ignore[type-arg]
@@ -113,9 +115,9 @@ def test_messages_render_with_locale_numbers_and_fall_back_to_english() -> None:
     assert i18n.translate("es", "Loss {loss:.4f} is new.", loss=0.25) == "Loss 0,2500 is new."
     stored = message(N_("Use at least {count} characters."), count=10)
     assert Message.from_dict(stored.to_dict()) == stored
-    assert stored.to_dict()["text"] == "Use at least 10 characters."
+    assert stored.text == "Use at least 10 characters."
     with pytest.raises(ValueError, match="lacks values"):
-        Message.from_dict({"id": "Line {line}.", "params": {}})
+        Message.from_dict({"template": "Line {line}.", "params": {}})
 
 
 def test_catalog_fragments_are_sentences_not_single_words() -> None:
@@ -249,3 +251,87 @@ def test_spanish_pages_hold_no_english(app: Flask, who: str) -> None:
             assert response.status_code == 422
             assert untranslated(response.text) == [], name
         assert "Error de sintaxis en la línea 1" in response.text
+
+
+def _store_report(app: Flask, with_messages: bool) -> int:
+    """A graded submission of ana's whose q1 missed the goal after diverging once: returns its id."""
+    from gradebook import runs, submissions
+    from gradebook.models import Assignment, User
+    from grader.hints import hint_messages_for
+    from grader.questions import get_question
+    from grader.report import Attempt, Environment, QuestionResult, Report
+    from grader.scoring import _metric_outcome
+
+    q1 = get_question("q1")
+    _, why = _metric_outcome(q1, 0.0713, "training")
+    attempt = Attempt(seed=0, outcome="below_threshold", points=2, sanity_passed=True, metric_value=0.0713,
+                      detail=why.text, wall_s=3.0, cpu_s=2.9, peak_memory_mb=60.0, epochs=0,
+                      warnings=("line 3 imports `click`, which is not available here; unused, so ignored",))
+    hints = hint_messages_for("q1", attempt)
+    if with_messages:
+        from grader.scoring import _warning_messages
+
+        attempt = Attempt(**{**attempt.__dict__, "detail_message": why, "hints": tuple(h.text for h in hints),
+                             "hint_messages": hints, "warning_messages": _warning_messages(attempt.warnings)})
+    else:
+        attempt = Attempt(**{**attempt.__dict__, "hints": tuple(h.text for h in hints)})
+    question = QuestionResult("q1", q1.title, 2, 6, "below_threshold", "loss", 0.0713, 0.02, "<=", (attempt,), 0,
+                              attempt.hints, "training")
+    with app.app_context():
+        from web.db import database
+
+        with transaction(database().write) as session:
+            ana = session.scalar(select(User).where(User.username == "ana"))
+            nn = session.scalar(select(Assignment).where(Assignment.slug == "nn"))
+            sub, run = submissions.create_submission(session, ana, nn, b"x = 1\n",
+                                                     submissions.UploadLimits(min_interval_s=0))
+            sub_id, run_id = sub.id, run.id
+        with transaction(database().write) as session:
+            assert runs.claim_run(session, run_id, "tok", lease_s=60).state == "claimed"
+            report = Report("0" * 64, "models.py", Environment("local", "3.11", "1.26.4", "1"), {}, (question,), 3.0)
+            # Through JSON, as the gradebook stores it: what the page reads back is what a worker wrote.
+            assert runs.finish_run(session, run_id, "tok", Report.from_dict(report.to_dict()))
+    return sub_id
+
+
+def test_feedback_from_the_grader_reads_in_the_readers_language(app: Flask) -> None:
+    submission = _store_report(app, with_messages=True)
+    page = _login(app, "ana", "es").get(f"/submissions/{submission}").text
+    assert "Pérdida final 0,071300: no alcanza el umbral (&lt;= 0,02)." in page
+    assert "train() no llegó a recorrer el conjunto de datos" in page  # a hint, in the course's words
+    assert "la línea 3 importa `click`, que aquí no está disponible" in page
+    assert untranslated(page) == []
+    english = _login(app, "ana", "en").get(f"/submissions/{submission}").text
+    assert "Final loss 0.071300 misses the threshold (&lt;= 0.02)." in english
+
+
+def test_reports_stored_before_the_messages_are_shown_as_stored(app: Flask) -> None:
+    submission = _store_report(app, with_messages=False)
+    page = _login(app, "ana", "es").get(f"/submissions/{submission}").text
+    assert "Final loss 0.071300 misses the threshold (&lt;= 0.02)." in page  # the English record, unchanged
+    assert "Pérdida" in page  # the page around it is Spanish all the same
+
+
+def test_the_cli_table_speaks_the_chosen_language() -> None:
+    from functools import partial
+
+    from cli.grade import _say
+    from grader.hints import hint_messages_for
+    from grader.questions import get_question
+    from grader.report import Attempt, Environment, QuestionResult, Report
+    from grader.scoring import _metric_outcome
+    from grader.text_report import render_table
+
+    q1 = get_question("q1")
+    _, why = _metric_outcome(q1, 0.0713, "training")
+    attempt = Attempt(seed=0, outcome="below_threshold", points=2, sanity_passed=True, metric_value=0.0713,
+                      detail=why.text, wall_s=3.0, cpu_s=2.9, peak_memory_mb=60.0, epochs=0, detail_message=why)
+    hints = hint_messages_for("q1", attempt)
+    attempt = Attempt(**{**attempt.__dict__, "hints": tuple(h.text for h in hints), "hint_messages": hints})
+    question = QuestionResult("q1", q1.title, 2, 6, "below_threshold", "loss", 0.0713, 0.02, "<=", (attempt,), 0,
+                              attempt.hints, "training")
+    report = Report("0" * 64, "models.py", Environment("local", "3.11", "1.26.4", "1"), {}, (question,), 3.0)
+    spanish = render_table(report, say=partial(_say, "es"))
+    assert "q1: Pérdida final 0,071300: no alcanza el umbral (<= 0,02)." in spanish
+    assert "hint: train() no llegó a recorrer el conjunto de datos" in spanish
+    assert "q1: Final loss 0.071300 misses the threshold (<= 0.02)." in render_table(report)

@@ -16,7 +16,8 @@ def test_a_message_keeps_its_template_values_and_english_text() -> None:
 
 
 @pytest.mark.parametrize("data", [
-    None, "text", {"template": ""}, {"template": 3}, {"template": "a {x}", "params": {}},  # a placeholder without a value
+    None, "text", {"template": ""}, {"template": 3},
+    {"template": "a {x}", "params": {}},  # a placeholder without a value
     {"template": "a", "params": {"x": 1}},  # a value without a placeholder
     {"template": "a {x}", "params": {"x": [1]}}, {"template": "a {x}", "params": {"x": True}},
     {"template": "a {x.__class__}", "params": {"x": 1}}, {"template": "a {x[0]}", "params": {"x": "ab"}},

@@ -140,6 +140,15 @@ def _texts(items: tuple[Message | str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(render(item) for item in items))
 
 
+def _hints(q: QuestionResult) -> tuple[str, ...]:
+    """The question's and the counted attempt's hints; as templates when the report holds them (then in the
+    reader's language), else the stored English."""
+    counted = q.counted
+    if counted.hint_messages:
+        return _texts(counted.hint_messages)
+    return _texts((*q.hints, *counted.hints))
+
+
 def question_row(q: QuestionResult) -> QuestionRow:
     """One question of a report, formatted for the result page."""
     counted = q.counted
@@ -154,9 +163,9 @@ def question_row(q: QuestionResult) -> QuestionRow:
         metric_label=metric_label(q.metric_name),
         metric=fmt_metric(q.metric_name, q.metric_value),
         goal=goal_text(q),
-        detail=render(counted.detail),
-        hints=_texts((*q.hints, *counted.hints)),
-        warnings=_texts(counted.warnings),
+        detail=render(counted.detail_message, counted.detail),
+        hints=_hints(q),
+        warnings=_texts(counted.warning_messages or counted.warnings),
         attempts=tuple(_attempt_row(i, a, q) for i, a in enumerate(q.attempts)),
         log_excerpt=counted.log_excerpt,
         error_text=_error_text(counted),
@@ -167,7 +176,7 @@ def question_row(q: QuestionResult) -> QuestionRow:
 def _attempt_row(index: int, a: Attempt, q: QuestionResult) -> AttemptRow:
     return AttemptRow(
         number=index + 1, seed=a.seed, outcome=outcome_label(a.outcome), points=a.points,
-        metric=fmt_metric(q.metric_name, a.metric_value), detail=render(a.detail), wall_s=a.wall_s,
+        metric=fmt_metric(q.metric_name, a.metric_value), detail=render(a.detail_message, a.detail), wall_s=a.wall_s,
         cpu_s=a.cpu_s, peak_memory_mb=a.peak_memory_mb, epochs=a.epochs, counted=index == q.counted_attempt,
     )
 
