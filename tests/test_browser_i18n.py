@@ -162,6 +162,17 @@ def _check_language(driver: Any, language: str) -> None:
         assert untranslated(driver.page_source) == [], driver.current_url
 
 
+def _switch_to_spanish(driver: Any) -> None:
+    """Press the header's "Español" and wait for the page that comes back (the old one goes stale meanwhile)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.CSS_SELECTOR, "form.language button[value=es]").click()
+    WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es")
+
+
 def _images_loaded(driver: Any) -> bool:
     # Lazy images load once in view: the window is as tall as the page while this waits.
     height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -180,8 +191,7 @@ def test_student_journey(grading_portal: Portal, browser: Any, language: str) ->
     username, _name, password = STUDENTS[language]
     driver.get(grading_portal.url + "/login")
     if language == "es":  # the browser asks for English; the student switches in the header
-        driver.find_element(By.CSS_SELECTOR, "form.language button[value=es]").click()
-        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es")
+        _switch_to_spanish(driver)
     _check_language(driver, language)
     _shot(driver, f"{language}-01-login")
 
@@ -252,8 +262,7 @@ def test_ta_works_a_600_student_course(large_course: Portal, browser: Any, langu
     driver = browser
     driver.get(large_course.url + "/login")
     if language == "es":
-        driver.find_element(By.CSS_SELECTOR, "form.language button[value=es]").click()
-        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es")
+        _switch_to_spanish(driver)
     driver.find_element(By.ID, "username").send_keys(TA_NAME)
     driver.find_element(By.ID, "password").send_keys(STAFF_PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
