@@ -335,3 +335,24 @@ def test_the_cli_table_speaks_the_chosen_language() -> None:
     assert "q1: Pérdida final 0,071300: no alcanza el umbral (<= 0,02)." in spanish
     assert "hint: train() no llegó a recorrer el conjunto de datos" in spanish
     assert "q1: Final loss 0.071300 misses the threshold (<= 0.02)." in render_table(report)
+
+
+@pytest.mark.slow
+@pytest.mark.mnist
+def test_a_check_failed_in_the_students_process_arrives_as_a_template(data_dir: Path) -> None:
+    """Through the real harness (local runner): the sanity check's template crosses from the student's
+    process with its values, and reads in Spanish; the English record is what it always was."""
+    from grader.config import AssignmentConfig
+    from grader.grading import grade_submission
+    from grader.local_runner import LocalRunner
+
+    broken = REPO / "reference_solutions" / "broken" / "wrong_output_shape.py"
+    report = grade_submission(broken, AssignmentConfig(questions=("q1",)), LocalRunner(data_dir), data_dir)
+    attempt = report.questions[0].counted
+    assert attempt.outcome == "failed_check"
+    assert attempt.detail_message is not None and attempt.detail_message.text == attempt.detail
+    assert attempt.detail_message.template == "{method} should return an object with shape {expected}, got {actual}"
+    spanish = i18n.translate("es", attempt.detail_message.template, **attempt.detail_message.params)
+    assert spanish.startswith("RegressionModel.run() debería devolver un objeto de forma")
+    assert attempt.hint_messages and "run(x) debe devolver un nodo de forma batch_size×1" in i18n.translate(
+        "es", attempt.hint_messages[0].template, **attempt.hint_messages[0].params)
