@@ -251,6 +251,9 @@ def test_student_journey(grading_portal: Portal, browser: Any, language: str) ->
         time.sleep(0.2)
     with zipfile.ZipFile(archive) as kit:
         assert {"nngrade-kit/nn.py", "nngrade-kit/check.py", "nngrade-kit/models.py"} <= set(kit.namelist())
+        readme = kit.read("nngrade-kit/README.md").decode()
+    # The kit's README speaks the language the student chose on the page.
+    assert readme.startswith("# Kit de inicio" if language == "es" else "# Starter kit"), readme[:80]
 
 
 @pytest.mark.parametrize("language", ["es", "en"])
