@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 
 from gradebook import assignments, storage, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
-from gradebook.models import GradingRun, Override, QuestionRecord, Submission, User
+from gradebook.models import GradingRun, Override, QuestionRecord, Submission, User, Worker
 
 STUDENT_PASSWORD = "student-pass-1"
 STAFF_PASSWORD = "staff-pass-1"
@@ -28,6 +28,11 @@ FIRST = ("Ana", "Bruno", "Carmen", "Diego", "Elena", "Fernando", "Gloria", "Hugo
          "Manuel", "Nuria", "Óscar", "Paula", "Raúl", "Sara", "Tomás", "Valeria", "Zoe")
 LAST = ("García", "Martínez", "López", "Sánchez", "Pérez", "Gómez", "Díaz", "Moreno", "Álvarez", "Romero",
         "Navarro", "Torres", "Ramírez", "Ruiz", "Serrano", "Molina", "Ortega", "Delgado", "Castro", "Núñez")
+
+
+# Two grading workers of two processes each, beating for as long as a test or a bench may take.
+WORKERS = 2
+WORKER_CONCURRENCY = 2
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,10 @@ def seed_course(url: str, students: int = 600, seed: int = 0, now: datetime | No
             session.execute(insert(Override), [
                 {"submission_id": sid, "question": "q2", "points": 6, "author_id": prof_id, "created_at": now,
                  "reason": "corrección manual revisada", "revoked": False} for sid in overridden])
+            session.execute(insert(Worker), [
+                {"id": f"seed-worker-{n}", "hostname": "seed", "pid": 1000 + n, "started_at": now - timedelta(hours=1),
+                 "heartbeat_at": now + timedelta(days=1), "concurrency": WORKER_CONCURRENCY, "queues": "student,bulk"}
+                for n in range(WORKERS)])
             assert session.scalar(select(func.count()).select_from(User).where(User.role == "student")) == students
     finally:
         engine.dispose()

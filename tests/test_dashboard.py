@@ -15,6 +15,7 @@ from course_seed import (
     STAFF_PASSWORD,
     STUDENT_PASSWORD,
     TA_NAME,
+    WORKERS,
     SeededCourse,
     seed_course,
     student_name,
@@ -201,6 +202,7 @@ def test_queue_estimates_for_staff_and_students(course: tuple[Flask, SeededCours
     app, _ = course
     ta = _login(app, TA_NAME, STAFF_PASSWORD)
     queue = ta.get("/dashboard/queue.json").get_json()
+    assert queue["workers"] == WORKERS  # from the workers' heartbeats in the gradebook, not the broker
     assert queue["typical_run_s"] == pytest.approx(140, abs=40)  # durations drawn from 40..240 s
     assert queue["next_start_s"] is not None and queue["last_start_s"] >= queue["next_start_s"]
     assert queue["texts"]["next_start_s"].startswith("about")

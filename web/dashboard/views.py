@@ -16,7 +16,6 @@ from web import charts, security
 from web.dashboard import queries
 from web.db import read_session
 from web.i18n import current_locale, fmt_duration, fmt_wait, gettext
-from web.queue import run_queue
 from web.services import dashboard, history
 from web.services.feedback import PngCache, chart_words
 from web.services.models import QueueHealth
@@ -70,7 +69,7 @@ def index() -> str:
         filters=filters,
         summary=dashboard.summary(everyone),
         tiles=dashboard.tiles(everyone),
-        queue=queries.queue_health(session, run_queue().worker_count(), current_pace()),
+        queue=queries.queue_health(session, submission_queries.grading_capacity(session)[0], current_pace()),
         overrides=queries.overrides(session),
         chart_names=CHART_NAMES,
         chart_version=len(everyone) and sum(r.submissions for r in everyone),
@@ -101,7 +100,8 @@ def student(user_id: int) -> str:
 @security.roles_required("ta", "instructor")
 def queue() -> Response:
     """Queue health as JSON, for the dashboard's live panel."""
-    health = queries.queue_health(read_session(), run_queue().worker_count(), current_pace())
+    session = read_session()
+    health = queries.queue_health(session, submission_queries.grading_capacity(session)[0], current_pace())
     payload = asdict(health)
     payload["checked_at"] = health.checked_at.isoformat(timespec="seconds")
     payload["texts"] = queue_texts(health)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased, defer, selectinload
 from gradebook import policies, storage
 from gradebook.models import Assignment, GradingRun, Override, QuestionRecord, Submission, User, utcnow
 from gradebook.submissions import UploadDecision, UploadLimits, check_upload
+from gradebook.workers import live_workers
 from grader.messages import N_, Message, message
 from grader.questions import get_question
 from grader.report import Report
@@ -34,9 +35,20 @@ _RUNNING = message(N_("Training and checking your models"))
 RECENT_DURATIONS = 50
 
 
+# A worker whose heartbeat is older than this is not counted (the workers' own lease, worker.options).
+WORKER_LEASE_S = 60.0
+
+
+def grading_capacity(session: Session) -> tuple[int, int]:
+    """(live workers, their grading processes): workers with a fresh heartbeat in the gradebook, and the sum
+    of the concurrency of those that are healthy (a worker with a problem takes no task)."""
+    live = live_workers(session, WORKER_LEASE_S)
+    return len(live), sum(w.concurrency for w in live if w.problem is None)
+
+
 def throughput(session: Session, workers: int | None) -> Throughput:
     """The queue's measured pace: the median duration of recent graded runs, how long the running runs have
-    been running, and the live slots (`workers`: grading processes that answered, None if unknown)."""
+    been running, and the live slots (`workers`: grading processes that can take work, None if unknown)."""
     now = utcnow()
     recent = session.execute(
         select(GradingRun.started_at, GradingRun.finished_at)

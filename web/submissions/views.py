@@ -53,7 +53,9 @@ def current_pace() -> Throughput:
     cached: tuple[float, Throughput] | None = current_app.extensions.get("nngrade.pace")
     if cached is not None and time.monotonic() - cached[0] < PACE_TTL_S:
         return cached[1]
-    pace = queries.throughput(read_session(), run_queue().worker_count())
+    # Slots from the workers' heartbeats in the gradebook: asking the broker would hold the request.
+    session = read_session()
+    pace = queries.throughput(session, queries.grading_capacity(session)[1])
     current_app.extensions["nngrade.pace"] = (time.monotonic(), pace)
     return pace
 
