@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,6 +15,7 @@ from grader import mnist
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.local_runner import LocalRunner
+from grader.messages import Message
 from grader.questions import all_questions
 from grader.report import to_gradescope
 from grader.runs import Runner
@@ -34,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="wall-clock backstop of every attempt in seconds (default: the one that goes with "
                             "the time limit); with --seed and --time-limit-s, reproduces any attempt exactly")
     grade.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    grade.add_argument("--lang", choices=("en", "es"), default="en",
+                       help="the language of the details, hints and warnings (default en)")
     grade.add_argument("--gradescope-results", type=Path, metavar="FILE", help="also write Gradescope results.json")
     grade.add_argument("--runner", choices=RUNNER_KINDS,
                        help="where student code runs: the Docker sandbox (default), or `local`, which isolates "
@@ -121,7 +125,7 @@ def _grade(args: argparse.Namespace) -> int:
         # JSON escapes every control character (ensure_ascii), so the report is safe to print as it is.
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(render_table(report))
+        print(render_table(report, say=partial(_say, args.lang)))
     return 0 if report.gradable else 3
 
 
@@ -157,3 +161,12 @@ class ProgressLine:
             self.out.write("\n")
             self.out.flush()
         self.current = None
+
+
+def _say(locale: str, message: Message | None, english: str) -> str:
+    """The grader's sentence in `locale` when the report holds it as a template, else its English record."""
+    if message is None or locale == "en":
+        return english
+    from web.i18n import translate
+
+    return translate(locale, message.template, **message.params)

@@ -20,6 +20,7 @@ RUN site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths
     && echo /opt/nngrade/src > "$site/nngrade-src.pth" \
     && printf '#!/bin/sh\nexec /opt/venv/bin/python -m cli.main "$@"\n' > /usr/local/bin/nngrade \
     && chmod 0755 /usr/local/bin/nngrade /opt/nngrade/src/deploy/entrypoint.sh \
+    && /opt/venv/bin/pybabel -q compile -d /opt/nngrade/src/web/translations -D messages \
     && /opt/venv/bin/python -m compileall -q /opt/venv /opt/nngrade/src/grader /opt/nngrade/src/web \
         /opt/nngrade/src/worker /opt/nngrade/src/gradebook /opt/nngrade/src/sandbox /opt/nngrade/src/cli \
         /opt/nngrade/src/nngrade >/dev/null \

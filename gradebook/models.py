@@ -93,6 +93,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locale: Mapped[str | None] = mapped_column(String(16))  # the portal's language chosen by the user, e.g. "es"
 
     submissions: Mapped[list[Submission]] = relationship(back_populates="user")
 
@@ -129,6 +130,8 @@ class Submission(Base):
     size_bytes: Mapped[int]
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by an integrity check (why the submission needs a human look); NULL while nothing is suspected.
+    flag_reason: Mapped[str | None] = mapped_column(Text)
 
     user: Mapped[User] = relationship(back_populates="submissions")
     assignment: Mapped[Assignment] = relationship(back_populates="submissions")
@@ -171,6 +174,16 @@ class Worker(Base):
     queues: Mapped[str] = mapped_column(String(200), default="")
     # Why this worker cannot grade right now (its MNIST cache, its engine, its image); None when healthy.
     problem: Mapped[str | None] = mapped_column(Text)
+
+
+class CourseSettings(Base):
+    """The course's own settings, one row (id 1): what instructors choose for everyone."""
+
+    __tablename__ = "course_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    default_locale: Mapped[str] = mapped_column(String(16), default="en")  # when neither user nor browser say
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ChangeSet(Base):

@@ -1,19 +1,81 @@
-"""Scoring policies: lateness (due date, late due date, percentage penalty) and best-or-latest selection."""
+"""Scoring policies: lateness (due date, late due date, percentage penalty) and best-or-latest selection.
+
+The functions read submissions, runs and overrides through the small protocols below: ORM rows fit them,
+and so do the plain records a page builds from a few columns when it scores hundreds of students at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, Protocol, TypeVar
 
-from gradebook.models import Assignment, GradingRun, Override, Submission
+from gradebook.models import Assignment, GradingRun, Submission
+
+
+class QuestionPointsLike(Protocol):
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def points(self) -> int: ...
+
+
+class RunLike(Protocol):
+    @property
+    def current(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def max_points(self) -> int | None: ...
+
+    @property
+    def questions(self) -> Sequence[QuestionPointsLike]: ...
+
+
+class OverrideLike(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def points(self) -> int: ...
+
+    @property
+    def revoked(self) -> bool: ...
+
+
+class SubmissionLike(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def late(self) -> bool: ...
+
+    @property
+    def uploaded_at(self) -> datetime: ...
+
+    @property
+    def runs(self) -> Sequence[RunLike]: ...
+
+    @property
+    def overrides(self) -> Sequence[OverrideLike]: ...
+
+
+S = TypeVar("S", bound=SubmissionLike)
+OverrideT = TypeVar("OverrideT", bound=OverrideLike)
 
 
 def is_late(assignment: Assignment, uploaded_at: datetime) -> bool:
     return uploaded_at > assignment.due_at
 
 
-def late_factor(assignment: Assignment, submission: Submission) -> float:
+def late_factor(assignment: Assignment, submission: SubmissionLike) -> float:
     """The share of points a submission keeps: 1 on time, 1 - penalty until the late due date, else 0."""
     if not submission.late:
         return 1.0
@@ -23,14 +85,20 @@ def late_factor(assignment: Assignment, submission: Submission) -> float:
 
 
 def current_run(submission: Submission) -> GradingRun | None:
+    """The submission's counted run, or None."""
     for run in submission.runs:
         if run.current:
             return run
     return None
 
 
-def latest_override(overrides: Iterable[Override], question: str) -> Override | None:
-    chosen: Override | None = None
+def _counted_run(submission: SubmissionLike) -> RunLike | None:
+    return next((run for run in submission.runs if run.current), None)
+
+
+def latest_override(overrides: Iterable[OverrideT], question: str) -> OverrideT | None:
+    """The newest override in force for `question`, or None."""
+    chosen: OverrideT | None = None
     for o in overrides:
         if o.question == question and not o.revoked and (chosen is None or o.id > chosen.id):
             chosen = o
@@ -38,9 +106,9 @@ def latest_override(overrides: Iterable[Override], question: str) -> Override | 
 
 
 @dataclass(frozen=True)
-class ScoredSubmission:
-    submission: Submission
-    run: GradingRun
+class ScoredSubmission(Generic[S]):
+    submission: S
+    run: RunLike
     raw_points: dict[str, int]  # per question, after overrides, before the late penalty
     max_points: int
     factor: float
@@ -54,9 +122,9 @@ class ScoredSubmission:
         return sum(self.raw_points.values()) * self.factor
 
 
-def score_submission(assignment: Assignment, submission: Submission) -> ScoredSubmission | None:
+def score_submission(assignment: Assignment, submission: S) -> ScoredSubmission[S] | None:
     """The submission's counted score, or None while it has no graded run."""
-    run = current_run(submission)
+    run = _counted_run(submission)
     if run is None or run.status != "done":
         return None
     raw = {q.question: q.points for q in run.questions}
@@ -68,7 +136,7 @@ def score_submission(assignment: Assignment, submission: Submission) -> ScoredSu
     return ScoredSubmission(submission, run, raw, run.max_points or 0, late_factor(assignment, submission))
 
 
-def final_submission(assignment: Assignment, submissions: Sequence[Submission]) -> ScoredSubmission | None:
+def final_submission(assignment: Assignment, submissions: Sequence[S]) -> ScoredSubmission[S] | None:
     """The submission that counts under the assignment's policy: best total (latest wins ties) or latest."""
     scored = [s for s in (score_submission(assignment, sub) for sub in submissions) if s is not None]
     if not scored:

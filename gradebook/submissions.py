@@ -12,6 +12,7 @@ from gradebook.models import Assignment, GradingRun, Submission, User, utcnow
 from gradebook.policies import is_late
 from gradebook.storage import store_bytes
 from gradebook.users import is_staff
+from grader.messages import N_, Message, message
 
 DAY = timedelta(days=1)
 
@@ -30,8 +31,15 @@ class UploadDecision:
     """Whether an upload may happen now; when not, a sentence for the student and when it may."""
 
     allowed: bool
-    reason: str = ""  # one sentence for the student when refused
+    reason: str = ""  # one sentence for the student when refused, in English
     next_allowed_at: datetime | None = None  # None when refused for good (closed, cap reached)
+    message: Message | None = None  # the reason as a translatable template and its values
+
+
+def refused(template: str, next_allowed_at: datetime | None = None, **params: int) -> UploadDecision:
+    """A refusal whose reason is `template` filled with `params` (English text and translatable form)."""
+    why = message(template, **params)
+    return UploadDecision(False, why.text, next_allowed_at, why)
 
 
 class UploadRejected(Exception):
@@ -48,24 +56,21 @@ def check_upload(
     """Whether `user` may upload to `assignment` now and, if not, when they may."""
     now = now or utcnow()
     if assignment.late_due_at is not None and now > assignment.late_due_at:
-        return UploadDecision(False, "The late due date has passed; uploads are closed.")
+        return refused(N_("The late due date has passed; uploads are closed."))
     if is_staff(user):
         return UploadDecision(True)
     mine = (Submission.user_id == user.id) & (Submission.assignment_id == assignment.id)
     if assignment.max_submissions is not None:
         count = session.scalar(select(func.count()).select_from(Submission).where(mine)) or 0
         if count >= assignment.max_submissions:
-            return UploadDecision(
-                False, f"You have used all {assignment.max_submissions} submissions for this assignment."
-            )
+            return refused(N_("You have used all {count} submissions for this assignment."),
+                           count=assignment.max_submissions)
     last = session.scalar(select(func.max(Submission.uploaded_at)).where(mine))
     if last is not None and limits.min_interval_s > 0:
         last = _aware(last)
         earliest = last + timedelta(seconds=limits.min_interval_s)
         if now < earliest:
-            return UploadDecision(
-                False, f"Please wait {limits.min_interval_s} s between uploads.", next_allowed_at=earliest
-            )
+            return refused(N_("Please wait {seconds} s between uploads."), earliest, seconds=limits.min_interval_s)
     if limits.per_day > 0:
         recent = session.scalars(
             select(Submission.uploaded_at).where(mine, Submission.uploaded_at > now - DAY)
@@ -74,9 +79,7 @@ def check_upload(
         if len(recent) >= limits.per_day:
             # The window frees a slot when the oldest upload in it turns 24 hours old.
             earliest = _aware(recent[len(recent) - limits.per_day]) + DAY
-            return UploadDecision(
-                False, f"You have made {limits.per_day} uploads in the last 24 hours.", next_allowed_at=earliest
-            )
+            return refused(N_("You have made {count} uploads in the last 24 hours."), earliest, count=limits.per_day)
     return UploadDecision(True)
 
 
@@ -97,9 +100,9 @@ def create_submission(
     marked superseded, so one student holds at most one waiting slot in the queue.
     """
     if len(data) > limits.max_bytes:
-        raise UploadRejected(UploadDecision(False, f"The file is larger than {limits.max_bytes} bytes."))
+        raise UploadRejected(refused(N_("The file is larger than {max_bytes} bytes."), max_bytes=limits.max_bytes))
     if not data.strip():
-        raise UploadRejected(UploadDecision(False, "The file is empty."))
+        raise UploadRejected(refused(N_("The file is empty.")))
     # Concurrent uploads by one student queue here, so the limits below see each other's rows: the user's
     # row is locked until commit (PostgreSQL); SQLite's transactions already begin with the write lock.
     session.execute(select(User.id).where(User.id == user.id).with_for_update())

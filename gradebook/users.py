@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from gradebook.models import ROLES, User
+from grader.messages import N_, Message, message
 
 # Accounts that `nngrade canary` uses to probe a running service: students to the portal, never graded as
 # students (no export, no dashboard row, no forced password change).
@@ -22,7 +23,16 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class UserError(ValueError):
-    """An account request that cannot be honoured; the message says why."""
+    """An account request that cannot be honoured; the message says why (`message`: translatable, or None)."""
+
+    def __init__(self, text: str, message: Message | None = None) -> None:
+        super().__init__(text)
+        self.message = message
+
+
+def _user_error(template: str, **params: int) -> UserError:
+    why = message(template, **params)
+    return UserError(why.text, why)
 
 
 def hash_password(password: str) -> str:
@@ -102,22 +112,28 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     Raises UserError with a sentence for the user when the current password is wrong or the new one is weak.
     """
     if not verify_password(user.password_hash, current):
-        raise UserError("The current password is wrong.")
-    problem = password_problem(user, new)
-    if problem:
-        raise UserError(problem)
+        raise _user_error(N_("The current password is wrong."))
+    problem = password_problem_message(user, new)
+    if problem is not None:
+        raise UserError(problem.text, problem)
     if verify_password(user.password_hash, new):
-        raise UserError("Choose a password different from the current one.")
+        raise _user_error(N_("Choose a password different from the current one."))
     set_password(session, user, new, must_change=False)
 
 
 def password_problem(user: User, password: str) -> str:
     """Why `password` is not acceptable for `user`, or "" when it is."""
+    problem = password_problem_message(user, password)
+    return "" if problem is None else problem.text
+
+
+def password_problem_message(user: User, password: str) -> Message | None:
+    """Why `password` is not acceptable for `user` (translatable), or None when it is."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        return message(N_("Use at least {count} characters."), count=MIN_PASSWORD_LENGTH)
     if password.strip().lower() in {user.username.lower(), (user.name or "").strip().lower()}:
-        return "Do not use your username or your name as the password."
-    return ""
+        return message(N_("Do not use your username or your name as the password."))
+    return None
 
 
 def is_staff(user: User) -> bool:

@@ -97,7 +97,10 @@ def run_attempt(
         stage = "evaluate"
         evaluation = question.evaluate(nn, model, dataset, split)
     except CheckFailed as failure:
+        # The template and its values too, so the host can show the message in the reader's language.
         send({"kind": "final", "status": "failed_check", "stage": stage, "message": str(failure),
+              "template": failure.template,
+              "params": {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in failure.params.items()},
               "epochs": progress.epochs, "warnings": missing.warnings()})
         return
     except BaseException as exc:  # student code may raise anything, SystemExit included

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import cast
 
 from grader.config import AssignmentConfig
+from grader.messages import N_, message
 from grader.questions import Question, get_question
 from grader.report import Attempt, Environment, ErrorInfo, QuestionResult, Report, ScoredOn
 from grader.runs import ProgressCallback, Runner, RunOutcome, RunRequest, Split
@@ -136,9 +137,11 @@ def _source_problem(submission: Path) -> SourceProblem | None:
 
 def _refused_result(question: Question, seed: int, problem: SourceProblem, split: Split) -> QuestionResult:
     """An `error` result, 0 points, for a file that is not a valid models.py (grader/source.py says why)."""
+    why = message(N_("models.py was not run: {problem}"), problem=problem.message)
     attempt = Attempt(seed=seed, outcome="error", points=0, sanity_passed=False, metric_value=None,
-                      detail=f"models.py was not run: {problem.message}", wall_s=0.0, cpu_s=0.0, peak_memory_mb=0.0,
-                      error=ErrorInfo(type="InvalidSource", message=problem.message, traceback=""))
+                      detail=why.text, wall_s=0.0, cpu_s=0.0, peak_memory_mb=0.0,
+                      error=ErrorInfo(type="InvalidSource", message=problem.message, traceback=""),
+                      detail_message=why)
     return _result(question, [attempt], 0, question.scored_on(split), ())
 
 
@@ -168,6 +171,11 @@ def charged_import_timeout(
         peak_memory_mb=0.0,
         hints=source.hints,
         stage="import",
+        # In other languages without the stuck attempt's own detail: its English words would sit inside.
+        detail_message=message(N_(
+            "Not run: importing models.py did not finish in {question} (seed {seed}), and every question imports "
+            "the same file, so the time is charged once."), question=stuck.question, seed=source.seed),
+        hint_messages=source.hint_messages,
     )
     return _result(question, [attempt], 0, question.scored_on(split), attempt.hints)
 

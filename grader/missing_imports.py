@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from grader.messages import N_
+
 # Statements whose bodies run as part of the module's own top-level code.
 _BLOCKS = (ast.If, ast.For, ast.While, ast.With)
 
@@ -42,9 +44,22 @@ class MissingImport:
         return f" (it needs `{self.missing}`)"
 
     def warning(self) -> str:
-        needs = self.needs()
-        outcome = "your code used it, which raised an error" if self.used else "unused, so ignored"
-        return f"line {self.line} imports `{self.module}`, which is not available here{needs}; {outcome}"
+        needs = bool(self.needs())
+        template = WARNING_TEMPLATES[(needs, self.used)]
+        return template.format(line=self.line, module=self.module, missing=self.missing)
+
+
+# The warnings' wording, (needs another module, used) -> template: the host reads them back into templates
+# with values (grader.messages.match_message) to show them in the reader's language.
+WARNING_TEMPLATES: dict[tuple[bool, bool], str] = {
+    (False, False): N_("line {line} imports `{module}`, which is not available here; unused, so ignored"),
+    (True, False): N_("line {line} imports `{module}`, which is not available here (it needs `{missing}`); "
+                      "unused, so ignored"),
+    (False, True): N_("line {line} imports `{module}`, which is not available here; your code used it, which "
+                      "raised an error"),
+    (True, True): N_("line {line} imports `{module}`, which is not available here (it needs `{missing}`); your "
+                     "code used it, which raised an error"),
+}
 
 
 @dataclass

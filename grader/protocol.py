@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grader.messages import N_, Message, message
 from grader.runs import ProgressCallback, RunOutcome, RunRequest, RunStatus
 
 # PrairieLearn's rule: a results channel bigger than this is broken, whatever it says.
@@ -223,22 +224,30 @@ def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
     status: RunStatus
     observation: Mapping[str, Any] | None = result
     fault = result.get("harness_fault") if result is not None else None
+    why: Message | None
     if facts.infrastructure_problem is not None:
-        status, detail, observation = "infrastructure_error", facts.infrastructure_problem, None
+        # The runner's own words for an operator; the page adds that it is a fault of ours.
+        status, why, observation = "infrastructure_error", None, None
+        detail = facts.infrastructure_problem
     elif stream.violation is None and fault is not None:
         status, observation = "infrastructure_error", None
-        detail = f"The grader failed before running the submission ({fault['stage']}: {fault['message']})."
+        why = message(N_("The grader failed before running the submission ({stage}: {problem})."),
+                      stage=str(fault["stage"]), problem=str(fault["message"]))
     elif stream.violation is not None:
-        status, detail, observation = "bad_output", f"Grading stopped: {stream.violation}.", None
+        status, observation = "bad_output", None
+        why = message(N_("Grading stopped: {violation}."), violation=stream.violation)
     elif facts.oom_killed:
-        status, detail = "out_of_memory", "Your code used more memory than the limit allows and was stopped."
+        status, why = "out_of_memory", message(N_("Your code used more memory than the limit allows and was "
+                                                  "stopped."))
     elif facts.timed_out and result is None:
-        status, detail = "timeout", _wall_timeout_detail(facts.wall_limit_s)
+        status, why = "timeout", _wall_timeout_detail(facts.wall_limit_s)
     elif result is None:
         status = "crashed"
-        detail = f"The grader stopped without reporting (exit code {facts.exit_code})."
+        why = message(N_("The grader stopped without reporting (exit code {code})."), code=str(facts.exit_code))
     else:
-        status, detail = _classify_result(result, facts)
+        status, why = _classify_result(result, facts)
+    if why is not None:
+        detail = why.text
     cpu_s = peak_mb = 0.0
     log_excerpt = ""
     warnings: tuple[str, ...] = ()
@@ -263,39 +272,43 @@ def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
         warnings=warnings,
         cpu_limit_s=facts.cpu_limit_s,
         wall_limit_s=facts.wall_limit_s,
+        detail_message=why,
     )
 
 
-def _wall_timeout_detail(wall_limit_s: float | None) -> str:
-    limit = f" of {wall_limit_s:g} s" if wall_limit_s is not None else ""
-    return (f"Your code did not finish within the wall-clock limit{limit} and was stopped "
-            "(time spent waiting, such as sleeping, counts against this limit too).")
+def _wall_timeout_detail(wall_limit_s: float | None) -> Message:
+    if wall_limit_s is None:
+        return message(N_("Your code did not finish within the wall-clock limit and was stopped (time spent "
+                          "waiting, such as sleeping, counts against this limit too)."))
+    return message(N_("Your code did not finish within the wall-clock limit of {limit:g} s and was stopped (time "
+                      "spent waiting, such as sleeping, counts against this limit too)."), limit=wall_limit_s)
 
 
-def _classify_result(result: Mapping[str, Any], facts: RunFacts) -> tuple[RunStatus, str]:
+def _classify_result(result: Mapping[str, Any], facts: RunFacts) -> tuple[RunStatus, Message]:
     terminated = result.get("terminated")
     if terminated == "cpu_limit":
-        limit = f" ({facts.cpu_limit_s:g} s)" if facts.cpu_limit_s is not None else ""
-        return "timeout", f"Your code used up its CPU-time budget{limit} and was stopped."
+        if facts.cpu_limit_s is None:
+            return "timeout", message(N_("Your code used up its CPU-time budget and was stopped."))
+        return "timeout", message(N_("Your code used up its CPU-time budget ({limit:g} s) and was stopped."),
+                                  limit=facts.cpu_limit_s)
     if terminated == "timeout":
         return "timeout", _wall_timeout_detail(facts.wall_limit_s)
     if terminated == "output_limit":
-        return "bad_output", (
-            f"Your code printed too much ({result['log']['bytes']} bytes) and was stopped; remove the prints "
-            "inside training loops."
-        )
+        return "bad_output", message(N_(
+            "Your code printed too much ({size} bytes) and was stopped; remove the prints inside training "
+            "loops."), size=int(result["log"]["bytes"]))
     if terminated == "protocol_violation":
-        return "bad_output", f"Grading stopped: {result.get('violation') or 'the grading channel was misused'}."
+        return "bad_output", message(N_("Grading stopped: {violation}."),
+                                     violation=str(result.get("violation") or "the grading channel was misused"))
     if result.get("final") is not None:
-        return "ok", "The grader finished."
+        return "ok", message(N_("The grader finished."))
     exit_fields = result["exit"]
     sig = exit_fields.get("signal")
     if isinstance(sig, int):
-        return "crashed", f"Your code crashed the Python process ({_signal_name(sig)})."
-    return "crashed", (
-        f"Your code ended the process (exit status {exit_fields.get('code')}) before grading finished; "
-        "do not call exit() or os._exit() in models.py."
-    )
+        return "crashed", message(N_("Your code crashed the Python process ({signal})."), signal=_signal_name(sig))
+    return "crashed", message(N_(
+        "Your code ended the process (exit status {status}) before grading finished; do not call exit() or "
+        "os._exit() in models.py."), status=str(exit_fields.get("code")))
 
 
 def _signal_name(number: int) -> str:

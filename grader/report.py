@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from grader import SCHEMA_VERSION
+from grader.messages import Message, parse_message
 
 # The closed set of attempt outcomes, decided on the host.
 Outcome = Literal[
@@ -71,6 +72,11 @@ class Attempt:
     stage: Stage | None = None
     # The class of the loss node get_loss() returned in the sanity checks, when they passed.
     loss_node: str | None = None
+    # The detail, hints and warnings as templates with values (grader.messages), so that readers see them in
+    # their language; the English fields above stay the record. Absent in reports made before them.
+    detail_message: Message | None = None
+    hint_messages: tuple[Message, ...] = ()
+    warning_messages: tuple[Message, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
@@ -79,6 +85,12 @@ class Attempt:
         fields["error"] = ErrorInfo(**error) if error else None
         for key in ("hints", "validation_accuracy", "predictions", "warnings"):
             fields[key] = tuple(fields.get(key, ()))
+        fields["detail_message"] = parse_message(fields.get("detail_message"))
+        for key, english in (("hint_messages", "hints"), ("warning_messages", "warnings")):
+            parsed = tuple(parse_message(m) for m in fields.get(key) or ())
+            # One unsound entry and the whole list is read in English, so the two lists never disagree.
+            sound = len(parsed) == len(fields[english]) and all(m is not None for m in parsed)
+            fields[key] = tuple(m for m in parsed if m is not None) if sound else ()
         return cls(**fields)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from grader.limits import Limits
+from grader.messages import Message
 
 # How the process ended, decided by the runner from outside the process.
 RunStatus = Literal["ok", "timeout", "out_of_memory", "crashed", "bad_output", "infrastructure_error"]
@@ -55,6 +56,7 @@ class RunOutcome:
     warnings: tuple[str, ...] = ()
     cpu_limit_s: float | None = None  # the CPU-time budget the attempt ran under
     wall_limit_s: float | None = None  # the wall-clock backstop
+    detail_message: Message | None = None  # `detail` as a template with values, for readers in other languages
 
 
 class Runner(Protocol):

@@ -9,7 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from grader.hints import hints_for
+from grader.hints import hint_messages_for
+from grader.messages import N_, Message, match_message, message, parse_message
+from grader.missing_imports import WARNING_TEMPLATES
 from grader.questions import CheckFailed, HostDataError, Question
 from grader.report import Attempt, ErrorInfo, Outcome, Stage
 from grader.runs import RunOutcome
@@ -54,29 +56,37 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
     predictions: tuple[float, ...] = ()
     outcome: Outcome
     stage = _stage_of(run, observation)
+    why: Message | None = None
     if run.status != "ok":
-        outcome, detail = _STATUS_OUTCOMES[run.status], run.detail
+        outcome, detail, why = _STATUS_OUTCOMES[run.status], run.detail, run.detail_message
     else:
         final: Mapping[str, Any] = observation["final"]
         if final["status"] == "failed_check":
             outcome, detail = "failed_check", str(final["message"])
+            # Reported by the student's process, so believed only when it says what the English says.
+            why = parse_message({"template": final.get("template"), "params": final.get("params")})
+            if why is not None and why.text != detail:
+                why = None
         elif final["status"] == "error":
             error = ErrorInfo(**{k: str(final["error"][k]) for k in ("type", "message", "traceback")})
-            outcome, detail = _error_outcome(error, str(final.get("stage", "")))
+            outcome, why = _error_outcome(error, str(final.get("stage", "")))
         else:
             evaluation: Mapping[str, Any] = final["evaluation"]
             try:
                 measured = question.metric(evaluation, data_dir, split)
             except CheckFailed as failure:
-                outcome, detail = "failed_check", str(failure)
+                outcome, why = "failed_check", message(failure.template, **failure.params)
             except HostDataError as fault:  # the host's own labels: never the student's fault
-                outcome, detail = "infrastructure_error", f"The grader could not score this attempt: {fault}"
+                outcome, why = "infrastructure_error", message(
+                    N_("The grader could not score this attempt: {fault}"), fault=str(fault))
             else:
                 metric_value = measured.value
                 predictions = _finite_predictions(measured.predictions)
-                outcome, detail = _metric_outcome(question, metric_value, question.scored_on(split))
+                outcome, why = _metric_outcome(question, metric_value, question.scored_on(split))
                 if not math.isfinite(metric_value):
                     metric_value = None
+        if why is not None:
+            detail = why.text
     points = (question.sanity_points if sanity_passed else 0) + (
         question.threshold_points if outcome == "passed" else 0
     )
@@ -101,8 +111,16 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
         wall_limit_s=run.wall_limit_s,
         stage=stage,
         loss_node=loss_node if isinstance(loss_node, str) else None,
+        detail_message=why,
+        warning_messages=_warning_messages(run.warnings),
     )
     return _with_hints(question, attempt)
+
+
+def _warning_messages(warnings: Sequence[str]) -> tuple[Message, ...]:
+    """The warnings read back into their templates; none when one of them is not ours (then all in English)."""
+    found = [match_message(w, WARNING_TEMPLATES.values()) for w in warnings]
+    return tuple(m for m in found if m is not None) if all(found) else ()
 
 
 def _stage_of(run: RunOutcome, observation: Mapping[str, Any]) -> Stage | None:
@@ -118,30 +136,47 @@ def _stage_of(run: RunOutcome, observation: Mapping[str, Any]) -> Stage | None:
     return _STAGE_AFTER.get(observation.get("stage"))
 
 
-def _error_outcome(error: ErrorInfo, stage: str) -> tuple[Outcome, str]:
+_ERROR_WHERE: dict[str, str] = {
+    "import": N_("{type} while importing models.py: {message}"),
+    "build": N_("{type} while building the model: {message}"),
+    "sanity": N_("{type} during the sanity checks: {message}"),
+    "train": N_("{type} inside train(): {message}"),
+    "evaluate": N_("{type} while the grader evaluated the trained model: {message}"),
+}
+
+
+def _error_outcome(error: ErrorInfo, stage: str) -> tuple[Outcome, Message]:
     if NON_FINITE_MESSAGE in error.message:
-        return "diverged", "Training diverged: a parameter became NaN or infinity."
+        return "diverged", message(N_("Training diverged: a parameter became NaN or infinity."))
     if error.type == "MemoryError":
-        return "out_of_memory", "Your code tried to use more memory than the limit allows."
-    where = {
-        "import": "while importing models.py",
-        "build": "while building the model",
-        "sanity": "during the sanity checks",
-        "train": "inside train()",
-        "evaluate": "while the grader evaluated the trained model",
-    }.get(stage, "in your code")
-    return "error", f"{error.type} {where}: {error.message}"
+        return "out_of_memory", message(N_("Your code tried to use more memory than the limit allows."))
+    template = _ERROR_WHERE.get(stage, N_("{type} in your code: {message}"))
+    return "error", message(template, type=error.type, message=error.message)
 
 
-def _metric_outcome(question: Question, value: float, scored_on: str) -> tuple[Outcome, str]:
-    shown = f"{value:.2%}" if question.metric_name == "accuracy" else f"{value:.6f}"
-    goal = f"{question.threshold:.0%}" if question.metric_name == "accuracy" else f"{question.threshold}"
-    name = f"{scored_on} {question.metric_name}" if scored_on == "validation" else question.metric_name
+# (metric, scored on validation) -> the templates for not finite, meets, misses.
+_METRIC_DETAILS: dict[tuple[str, bool], tuple[str, str, str]] = {
+    ("loss", False): (N_("The final loss is not a finite number."),
+                      N_("Final loss {value:.6f} meets the threshold ({comparison} {goal:g})."),
+                      N_("Final loss {value:.6f} misses the threshold ({comparison} {goal:g}).")),
+    ("accuracy", False): (N_("The final accuracy is not a finite number."),
+                          N_("Final accuracy {value:.2%} meets the threshold ({comparison} {goal:.0%})."),
+                          N_("Final accuracy {value:.2%} misses the threshold ({comparison} {goal:.0%}).")),
+    ("accuracy", True): (N_("The final validation accuracy is not a finite number."),
+                         N_("Final validation accuracy {value:.2%} meets the threshold ({comparison} {goal:.0%})."),
+                         N_("Final validation accuracy {value:.2%} misses the threshold ({comparison} {goal:.0%}).")),
+}
+
+
+def _metric_outcome(question: Question, value: float, scored_on: str) -> tuple[Outcome, Message]:
+    key = (question.metric_name, scored_on == "validation")
+    not_finite, meets, misses = _METRIC_DETAILS.get(key) or _METRIC_DETAILS[(question.metric_name, False)]
     if not math.isfinite(value):
-        return "diverged", f"The final {name} is not a finite number."
+        return "diverged", message(not_finite)
+    values: dict[str, str | float] = {"value": value, "comparison": question.comparison, "goal": question.threshold}
     if question.meets_threshold(value):
-        return "passed", f"Final {name} {shown} meets the threshold ({question.comparison} {goal})."
-    return "below_threshold", f"Final {name} {shown} misses the threshold ({question.comparison} {goal})."
+        return "passed", message(meets, **values)
+    return "below_threshold", message(misses, **values)
 
 
 def _finite_predictions(values: Any) -> tuple[float, ...]:
@@ -153,4 +188,5 @@ def _finite_predictions(values: Any) -> tuple[float, ...]:
 
 
 def _with_hints(question: Question, attempt: Attempt) -> Attempt:
-    return replace(attempt, hints=hints_for(question.id, attempt))
+    hints = hint_messages_for(question.id, attempt)
+    return replace(attempt, hints=tuple(h.text for h in hints), hint_messages=hints)

@@ -15,7 +15,9 @@ import codecs
 import io
 import tokenize
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from grader.messages import N_, Message, message
 
 MAX_SOURCE_BYTES = 256 * 1024
 SANDBOX_PYTHON = (3, 9)
@@ -24,16 +26,22 @@ SANDBOX_PYTHON = (3, 9)
 MAX_NESTING = 300
 NAME = "models.py"
 
-_UTF8_FIX = ("Save models.py as UTF-8 in your editor (for example \"Save with encoding\" → UTF-8), or declare "
-             "its encoding on the first line, for example: # -*- coding: latin-1 -*-")
+_UTF8_FIX = N_("Save models.py as UTF-8 in your editor (for example \"Save with encoding\" → UTF-8), or "
+              "declare its encoding on the first line, for example: # -*- coding: latin-1 -*-.")
 
 
 @dataclass(frozen=True)
 class SourceProblem:
-    """Why a file is refused: `message` is one sentence for the student; `line` is 1-based, None if unknown."""
+    """Why a file is refused: `message` is one sentence for the student (English), `line` is 1-based (None if
+    unknown), `localizable` the same sentences as translatable templates and values."""
 
     message: str
     line: int | None = None
+    localizable: tuple[Message, ...] = field(default=(), compare=False)
+
+
+def _problem(line: int | None, *sentences: Message) -> SourceProblem:
+    return SourceProblem(" ".join(m.text for m in sentences), line, sentences)
 
 
 @dataclass(frozen=True)
@@ -51,16 +59,16 @@ def check_source(data: bytes, max_bytes: int = MAX_SOURCE_BYTES) -> Source | Sou
     never raises, whatever the bytes.
     """
     if not data.strip():
-        return SourceProblem("The file is empty. Choose your models.py and upload it again.")
+        return _problem(None, message(N_("The file is empty. Choose your models.py and upload it again.")))
     if len(data) > max_bytes:
-        return SourceProblem(f"The file is {_size(len(data))}; the limit is {_size(max_bytes)}. "
-                             "Remove large data or printed output from models.py.")
+        return _problem(None, message(N_("The file is {size} bytes; the limit is {limit} bytes. Remove large data or "
+                                         "printed output from models.py."), size=len(data), limit=max_bytes))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return SourceProblem("The file is saved as UTF-16 (Windows \"Unicode\"). " + _UTF8_FIX + ".", 1)
+        return _problem(1, message(N_("The file is saved as UTF-16 (Windows \"Unicode\").")), message(_UTF8_FIX))
     if b"\x00" in data:
         line = _line_of(data, data.index(b"\x00"))
-        return SourceProblem(f"Line {line} contains a NUL byte, so this is not a text file. "
-                             "Upload the models.py source file itself.", line)
+        return _problem(line, message(N_("Line {line} contains a NUL byte, so this is not a text file. Upload the "
+                                         "models.py source file itself."), line=line))
     decoded = _decode(data)
     if isinstance(decoded, SourceProblem):
         return decoded
@@ -83,16 +91,19 @@ def _decode(data: bytes) -> tuple[str, str] | SourceProblem:
         else:
             # A coding line naming an unknown codec, or one that contradicts a UTF-8 byte-order mark.
             line = exc.lineno or _cookie_line(data)
-            return SourceProblem(f"Line {line}: {exc.msg}. Fix or remove the coding line; UTF-8 needs none.", line)
+            return _problem(line, message(N_("Line {line}: {error}. Fix or remove the coding line; UTF-8 needs "
+                                             "none."), line=line, error=exc.msg))
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         start = getattr(exc, "start", 0)
         line = _line_of(data, start)
         byte = data[start:start + 1].hex() if isinstance(exc, UnicodeDecodeError) else ""
-        what = f"byte 0x{byte}" if byte else "a byte"
         declared = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
-        return SourceProblem(f"Line {line} is not valid {declared} text ({what}). {_UTF8_FIX}.", line)
+        invalid = (message(N_("Line {line} is not valid {encoding} text (byte 0x{byte})."), line=line,
+                           encoding=declared, byte=byte) if byte else
+                   message(N_("Line {line} is not valid {encoding} text."), line=line, encoding=declared))
+        return _problem(line, invalid, message(_UTF8_FIX))
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, encoding
@@ -113,27 +124,32 @@ def _syntax_problem(text: str) -> SourceProblem | None:
         return _syntax_error(exc)
     except (RecursionError, MemoryError):
         line = _busiest_line(text)
-        return SourceProblem(f"Line {line} nests an expression too deeply for Python to compile. "
-                             "Split it into several statements or use a loop.", line)
+        return _problem(line, message(N_("Line {line} nests an expression too deeply for Python to compile. "
+                                         "Split it into several statements or use a loop."), line=line))
     except ValueError as exc:  # defensive: compile's other refusal of odd input
-        return SourceProblem(f"The file cannot be read as Python: {exc}.")
+        return _problem(None, message(N_("The file cannot be read as Python: {error}."), error=str(exc)))
     return None
 
 
 def _syntax_error(exc: SyntaxError) -> SourceProblem:
     line = exc.lineno
-    where = f" on line {line}" if line else ""
     shown = (exc.text or "").strip()
     if len(shown) > 120:
         shown = shown[:117] + "..."
-    text = f": {shown}" if shown else ""
-    fix = " Fix it and upload again; running `python models.py` on your machine shows the same error."
+    # Python's own words for the error stay as Python says them; the sentence around them is ours.
     msg = exc.msg
+    if line and shown:
+        what = message(N_("Syntax error on line {line}: {error}: {code}."), line=line, error=msg, code=shown)
+    elif line:
+        what = message(N_("Syntax error on line {line}: {error}."), line=line, error=msg)
+    else:
+        what = message(N_("Syntax error: {error}."), error=msg)
+    fix = message(N_("Fix it and upload again; running `python models.py` on your machine shows the same error."))
     if "too many nested parentheses" in msg:
-        fix = " Split the expression into several statements."
+        fix = message(N_("Split the expression into several statements."))
     elif "only supported in Python" in msg:
-        fix = " The grader runs Python 3.9; rewrite this line without the newer syntax."
-    return SourceProblem(f"Syntax error{where}: {msg}{text}.{fix}", line)
+        fix = message(N_("The grader runs Python 3.9; rewrite this line without the newer syntax."))
+    return _problem(line, what, fix)
 
 
 def _too_deep(tree: ast.AST) -> SourceProblem | None:
@@ -145,9 +161,11 @@ def _too_deep(tree: ast.AST) -> SourceProblem | None:
             depth += 1
             if depth > MAX_NESTING:
                 line = getattr(node, "lineno", None)
-                where = f"Line {line}" if line else "The file"
-                return SourceProblem(f"{where} nests expressions more than {MAX_NESTING} levels deep. "
-                                     "Split it into several statements or use a loop.", line)
+                deep = (message(N_("Line {line} nests expressions more than {levels} levels deep. Split it into "
+                                   "several statements or use a loop."), line=line, levels=MAX_NESTING) if line
+                        else message(N_("The file nests expressions more than {levels} levels deep. Split it "
+                                        "into several statements or use a loop."), levels=MAX_NESTING))
+                return _problem(line, deep)
         stack.extend((child, depth) for child in ast.iter_child_nodes(node))
     return None
 
@@ -177,6 +195,3 @@ def _cookie_line(data: bytes) -> int:
     first = data.splitlines()[:2]
     return 2 if len(first) == 2 and b"coding" in first[1] and b"coding" not in first[0] else 1
 
-
-def _size(n_bytes: int) -> str:
-    return f"{n_bytes / 1024:.0f} KiB" if n_bytes >= 1024 else f"{n_bytes} bytes"

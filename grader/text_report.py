@@ -10,6 +10,9 @@ the lines an instructor reads (its real score among them). Everything student-co
 
 from __future__ import annotations
 
+from typing import Callable
+
+from grader.messages import Message
 from grader.report import QuestionResult, Report, format_metric
 
 # C0 controls (tab and newline are layout, kept where they separate lines), DEL, the C1 controls (U+009B is
@@ -34,8 +37,16 @@ def _threshold(metric_name: str, threshold: float) -> str:
     return f"{threshold:.0%}" if metric_name == "accuracy" else f"{threshold:g}"
 
 
-def render_table(report: Report) -> str:
-    """The report as a table, one row per question, then what went wrong with each question that lost points."""
+def _english(message: Message | None, english: str) -> str:
+    return english
+
+
+def render_table(report: Report, say: Callable[[Message | None, str], str] = _english) -> str:
+    """The report as a table, one row per question, then what went wrong with each question that lost points.
+
+    `say(message, english)` gives the grader's sentences (details, hints, warnings) in the reader's language
+    from their templates (grader.messages); by default the English record.
+    """
     header = ("Question", "Points", "Outcome", "Metric", "Threshold", "Attempts (seed: outcome)", "Time")
     rows = [header]
     for q in report.questions:
@@ -60,11 +71,14 @@ def render_table(report: Report) -> str:
         if q.points == q.max_points and not q.hints and not attempt.warnings:
             continue
         lines.append("")
-        lines.append(f"{q.question}: {_one_line(attempt.detail)}")
+        lines.append(f"{q.question}: {_one_line(say(attempt.detail_message, attempt.detail))}")
         if attempt.error is not None:
             lines.extend(f"    {line}" for line in escape_controls(attempt.error.traceback.rstrip()).splitlines())
-        lines.extend(f"  hint: {_one_line(hint)}" for hint in q.hints)
-        lines.extend(f"  warning: {_one_line(warning)}" for warning in attempt.warnings)
+        hints = [say(m, m.text) for m in attempt.hint_messages] if attempt.hint_messages else list(q.hints)
+        warnings = ([say(m, m.text) for m in attempt.warning_messages] if attempt.warning_messages
+                    else list(attempt.warnings))
+        lines.extend(f"  hint: {_one_line(hint)}" for hint in hints)
+        lines.extend(f"  warning: {_one_line(warning)}" for warning in warnings)
         excerpt = escape_controls(attempt.log_excerpt).strip().splitlines()
         if excerpt and q.points < q.max_points:
             lines.append("  output (last lines):")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from grader.harness import bootstrap_command
 from grader.limits import Limits
+from grader.messages import N_, message
 from grader.mnist import MnistDataError, public_file_sizes
 from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
 from grader.protocol import HarnessStream, RunFacts, build_job, classify_run
@@ -316,7 +317,8 @@ class _Attempt:
             wall_limit_s=self.limits.wall_s,
         ))
         if self.stderr_bytes > self.limits.output_bytes and outcome.status == "crashed":
-            outcome = dataclasses.replace(outcome, status="bad_output", detail="Grading stopped: too much output.")
+            stopped = message(N_("Grading stopped: too much output."))
+            outcome = dataclasses.replace(outcome, status="bad_output", detail=stopped.text, detail_message=stopped)
         if stderr_text:
             logger.info("sandbox stderr (%d bytes): %s", self.stderr_bytes, stderr_text[-2000:])
         return outcome

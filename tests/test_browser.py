@@ -135,7 +135,7 @@ def _login(driver: object, portal: Portal, username: str, password: str) -> None
     driver.get(portal.url + "/login")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    driver.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
 
 
 def test_student_uploads_staff_solution_and_ta_sees_it(portal: Portal, browser: object) -> None:

@@ -12,8 +12,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from nngrade.settings import Settings, SettingsError
-from web import db, queue, security, throttle
+from web import db, i18n, queue, security, throttle
 from web.extensions import csrf
+from web.i18n import gettext
 from web.queue import RunQueue
 
 # Multipart framing around the file; the file itself is checked against upload_max_bytes in the view,
@@ -26,10 +27,12 @@ def create_app(settings: Settings, run_queue: RunQueue | None = None, *, testing
     """The portal for `settings`. Tests may pass their own `run_queue` and a `memory://` limiter storage;
     otherwise grading runs go to Celery and sign-in counts to Redis (settings.redis_url).
 
-    Raises SettingsError when insecure cookies are asked for on an address that is not loopback.
+    Raises SettingsError when insecure cookies are asked for on an address that is not loopback, and
+    i18n.CatalogError when the translations are not compiled (scripts/setup.d/25-catalogs.sh).
     """
     app = Flask(__name__)
     register_config(app, settings, testing)
+    i18n.init_app(app)
     db.init_app(app, settings.database_url)
     queue.init_app(app, settings, run_queue)
     register_extensions(app)
@@ -127,8 +130,9 @@ def register_errorhandlers(app: Flask) -> None:
         from web.auth.forms import LoginForm
 
         wait_s = throttle.wait_s(error)
-        message = f"{error.description} Try again {throttle.wait_text(wait_s)}, or ask your instructor to reset " \
-                  "your password if you forgot it."
+        message = " ".join((throttle.reason_text(error), gettext(
+            "Try again in %(wait)s, or ask your instructor to reset your password if you forgot it.",
+            wait=throttle.wait_text(wait_s))))
         return (render_template("auth/login.html", form=LoginForm(), throttled=message), 429,
                 {"Retry-After": str(wait_s)})
 

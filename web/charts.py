@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,44 @@ GOOD = "#16a34a"
 
 class ChartDataError(ValueError):
     """The data cannot be drawn (wrong length, wrong shape); the message says what was expected."""
+
+
+def _english_percent(ratio: float, digits: int) -> str:
+    return f"{ratio:.{digits}%}"
+
+
+def _english_decimal(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class ChartWords:
+    """Every word the feedback pictures print, and how they print numbers; English by default. The portal
+    passes its translations (web/services/feedback.chart_words). Templates use str.format placeholders."""
+
+    your_model: str = "your model"
+    curve_title: str = "Learned curve against sin(x)"
+    curve_loss: str = "{title}: loss {loss}"
+    curve_goal: str = "{title}: loss {loss} (needs ≤ {goal})"
+    confusion_title: str = "Confusion matrix on the test images"
+    predicted_digit: str = "predicted digit"
+    true_digit: str = "true digit"
+    log_count: str = "log(1 + count)"
+    goal: str = "goal {goal}"
+    accuracy_percent: str = "accuracy (%)"
+    per_digit_title: str = "Accuracy per digit"
+    no_misclassified: str = "No misclassified test images."
+    misclassified_title: str = "Misclassified test images (true → predicted)"
+    students: str = "students"
+    count: str = "count"
+    no_data: str = "no data yet"
+    threshold: str = "threshold {threshold}"
+    no_failures: str = "no failures"
+    percent: Callable[[float, int], str] = _english_percent
+    decimal: Callable[[float, int], str] = _english_decimal
+
+
+ENGLISH = ChartWords()
 
 
 def _figure(width_in: float, height_in: float) -> Figure:
@@ -58,7 +97,7 @@ def regression_x() -> npt.NDArray[np.float64]:
 
 
 def regression_curve_png(predictions: Sequence[float], *, loss: float | None = None,
-                         threshold: float | None = None) -> bytes:
+                         threshold: float | None = None, words: ChartWords = ENGLISH) -> bytes:
     """The learned curve against sin(x); predictions are the 200 outputs in dataset order."""
     if len(predictions) != Q1_POINTS:
         raise ChartDataError(f"q1 needs {Q1_POINTS} predictions in dataset order, got {len(predictions)}")
@@ -70,14 +109,14 @@ def regression_curve_png(predictions: Sequence[float], *, loss: float | None = N
     _style(ax)
     ax.plot(x[order], np.sin(x[order]), color=TRUTH, linewidth=3, label="sin(x)")
     finite = np.isfinite(y_hat[order])
-    ax.plot(x[order][finite], y_hat[order][finite], color=ACCENT, linewidth=1.8, label="your model")
+    ax.plot(x[order][finite], y_hat[order][finite], color=ACCENT, linewidth=1.8, label=words.your_model)
     ax.set_xlabel("x", color=INK)
     ax.set_ylabel("y", color=INK)
-    title = "Learned curve against sin(x)"
+    title = words.curve_title
     if loss is not None and math.isfinite(loss):
-        title += f": loss {loss:.4f}"
-        if threshold is not None:
-            title += f" (needs ≤ {threshold:g})"
+        shown = words.decimal(loss, 4)
+        title = (words.curve_loss.format(title=title, loss=shown) if threshold is None else
+                 words.curve_goal.format(title=title, loss=shown, goal=words.decimal(threshold, 2)))
     ax.set_title(title, color=INK, fontsize=11)
     ax.legend(frameon=False, fontsize=9, loc="upper right")
     low = min(-1.5, float(np.nanmin(y_hat[finite])) if finite.any() else -1.5)
@@ -115,7 +154,7 @@ def per_digit_accuracy(predictions: Sequence[float], labels: Labels) -> list[flo
     return [float(matrix[d, d] / totals[d]) if totals[d] else None for d in range(NUM_DIGITS)]
 
 
-def confusion_matrix_png(predictions: Sequence[float], labels: Labels) -> bytes:
+def confusion_matrix_png(predictions: Sequence[float], labels: Labels, words: ChartWords = ENGLISH) -> bytes:
     matrix = confusion_matrix(predictions, labels)
     fig = _figure(5.2, 4.6)
     ax = fig.add_subplot()
@@ -130,16 +169,16 @@ def confusion_matrix_png(predictions: Sequence[float], labels: Labels) -> bytes:
                 ax.text(p, t, str(count), ha="center", va="center", fontsize=7, color=colour)
     ax.set_xticks(range(NUM_DIGITS))
     ax.set_yticks(range(NUM_DIGITS))
-    ax.set_xlabel("predicted digit", color=INK)
-    ax.set_ylabel("true digit", color=INK)
-    ax.set_title("Confusion matrix on the test images", color=INK, fontsize=11)
+    ax.set_xlabel(words.predicted_digit, color=INK)
+    ax.set_ylabel(words.true_digit, color=INK)
+    ax.set_title(words.confusion_title, color=INK, fontsize=11)
     ax.tick_params(labelsize=9, colors=INK)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="log(1 + count)")
+    fig.colorbar(image, ax=ax, shrink=0.8, label=words.log_count)
     return _png(fig)
 
 
 def per_digit_accuracy_png(predictions: Sequence[float], labels: Labels,
-                           threshold: float | None = None) -> bytes:
+                           threshold: float | None = None, words: ChartWords = ENGLISH) -> bytes:
     accuracies = per_digit_accuracy(predictions, labels)
     values = [a if a is not None else 0.0 for a in accuracies]
     fig = _figure(6.4, 3.2)
@@ -148,22 +187,23 @@ def per_digit_accuracy_png(predictions: Sequence[float], labels: Labels,
     colours = [GOOD if threshold is None or v >= threshold else BAD for v in values]
     bars = ax.bar(range(NUM_DIGITS), [v * 100 for v in values], color=colours)
     for bar, value in zip(bars, values, strict=True):
-        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.3, f"{value:.1%}",
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.3, words.percent(value, 1),
                 ha="center", va="bottom", fontsize=7, color=INK)
     if threshold is not None:
-        ax.axhline(threshold * 100, color=INK, linestyle="--", linewidth=1, label=f"goal {threshold:.0%}")
+        ax.axhline(threshold * 100, color=INK, linestyle="--", linewidth=1,
+                   label=words.goal.format(goal=words.percent(threshold, 0)))
         ax.legend(frameon=False, fontsize=9, loc="lower right")
     ax.set_xticks(range(NUM_DIGITS))
-    ax.set_xlabel("true digit", color=INK)
-    ax.set_ylabel("accuracy (%)", color=INK)
+    ax.set_xlabel(words.true_digit, color=INK)
+    ax.set_ylabel(words.accuracy_percent, color=INK)
     lowest = min(values) * 100 if values else 0
     ax.set_ylim(max(0.0, min(lowest - 5, 90.0)), 101)
-    ax.set_title("Accuracy per digit", color=INK, fontsize=11)
+    ax.set_title(words.per_digit_title, color=INK, fontsize=11)
     return _png(fig)
 
 
 def misclassified_png(predictions: Sequence[float], labels: Labels,
-                      images: npt.NDArray[np.floating[Any]], count: int = 12) -> bytes:
+                      images: npt.NDArray[np.floating[Any]], count: int = 12, words: ChartWords = ENGLISH) -> bytes:
     """A grid of the first `count` misclassified test images, each titled 'true → predicted'."""
     predicted, truth = _digit_arrays(predictions, labels)
     if images.shape[0] != truth.size:
@@ -175,9 +215,9 @@ def misclassified_png(predictions: Sequence[float], labels: Labels,
     if len(wrong) == 0:
         ax = fig.add_subplot()
         ax.axis("off")
-        ax.text(0.5, 0.5, "No misclassified test images.", ha="center", va="center", color=INK)
+        ax.text(0.5, 0.5, words.no_misclassified, ha="center", va="center", color=INK)
         return _png(fig)
-    fig.suptitle("Misclassified test images (true → predicted)", color=INK, fontsize=11)
+    fig.suptitle(words.misclassified_title, color=INK, fontsize=11)
     for slot, index in enumerate(wrong):
         ax = fig.add_subplot(rows, columns, slot + 1)
         ax.imshow(np.asarray(images[index], dtype=np.float64).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
@@ -187,7 +227,7 @@ def misclassified_png(predictions: Sequence[float], labels: Labels,
 
 
 def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int = 12,
-                  threshold: float | None = None) -> bytes:
+                  threshold: float | None = None, per_student: bool = False, words: ChartWords = ENGLISH) -> bytes:
     """A distribution for the TA dashboard; an empty sequence draws a 'no data yet' panel."""
     fig = _figure(4.8, 2.8)
     ax = fig.add_subplot()
@@ -196,17 +236,18 @@ def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int
     if finite:
         ax.hist(finite, bins=bins, color=ACCENT, edgecolor="white")
         if threshold is not None:
-            ax.axvline(threshold, color=BAD, linestyle="--", linewidth=1.2, label=f"threshold {threshold:g}")
+            ax.axvline(threshold, color=BAD, linestyle="--", linewidth=1.2,
+                       label=words.threshold.format(threshold=f"{threshold:g}"))
             ax.legend(frameon=False, fontsize=8)
     else:
-        ax.text(0.5, 0.5, "no data yet", ha="center", va="center", color=TRUTH, transform=ax.transAxes)
+        ax.text(0.5, 0.5, words.no_data, ha="center", va="center", color=TRUTH, transform=ax.transAxes)
     ax.set_title(title, color=INK, fontsize=10)
     ax.set_xlabel(xlabel, color=INK, fontsize=9)
-    ax.set_ylabel("students" if "score" in title.lower() else "count", color=INK, fontsize=9)
+    ax.set_ylabel(words.students if per_student else words.count, color=INK, fontsize=9)
     return _png(fig)
 
 
-def bar_png(counts: Mapping[str, int], *, title: str) -> bytes:
+def bar_png(counts: Mapping[str, int], *, title: str, words: ChartWords = ENGLISH) -> bytes:
     """Horizontal bars, largest first (failure reasons on the dashboard)."""
     fig = _figure(4.8, max(2.0, 0.35 * len(counts) + 1.0))
     ax = fig.add_subplot()
@@ -216,6 +257,6 @@ def bar_png(counts: Mapping[str, int], *, title: str) -> bytes:
         names = [k for k, _ in items][::-1]
         ax.barh(names, [v for _, v in items][::-1], color=BAD)
     else:
-        ax.text(0.5, 0.5, "no failures", ha="center", va="center", color=TRUTH, transform=ax.transAxes)
+        ax.text(0.5, 0.5, words.no_failures, ha="center", va="center", color=TRUTH, transform=ax.transAxes)
     ax.set_title(title, color=INK, fontsize=10)
     return _png(fig)

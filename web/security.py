@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from gradebook.models import User
 from web.db import read_session
+from web.i18n import gettext, lazy_gettext
 from web.services.models import Role, UserView, user_view
 
 P = ParamSpec("P")
@@ -73,8 +74,14 @@ def require_user() -> UserView:
 
 
 def log_in(user: User) -> None:
-    """Start a fresh session for `user` (a session id planted before login is worthless: no fixation)."""
+    """Start a fresh session for `user` (a session id planted before login is worthless: no fixation); the
+    language chosen before signing in stays."""
+    from web.i18n import SESSION_LOCALE
+
+    locale = session.get(SESSION_LOCALE)
     session.clear()
+    if isinstance(locale, str):
+        session[SESSION_LOCALE] = locale
     session[SESSION_USER] = user.id
     session[SESSION_FINGERPRINT] = password_fingerprint(user.password_hash)
     session.permanent = True
@@ -107,8 +114,8 @@ def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | A
             if user is None:
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if user.role not in roles:
-                abort(403, description=f"This page is for {_names(roles)}; you are signed in as a "
-                                       f"{_ROLE_NAMES[user.role]}.")
+                abort(403, description=gettext("This page is for %(roles)s; you are signed in as: %(role)s.",
+                                               roles=_names(roles), role=role_name(user.role)))
             return view(*args, **kwargs)
 
         return wrapped
@@ -116,30 +123,28 @@ def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | A
     return decorate
 
 
-_ROLE_NAMES: dict[str, str] = {"student": "student", "ta": "TA", "instructor": "instructor"}
+_ROLE_NAMES: dict[str, Any] = {"student": lazy_gettext("student"), "ta": lazy_gettext("TA"),
+                               "instructor": lazy_gettext("instructor")}
+_PLURAL_NAMES: dict[str, Any] = {"student": lazy_gettext("students"), "ta": lazy_gettext("TAs"),
+                                 "instructor": lazy_gettext("instructors")}
 
 
 def _names(roles: tuple[Role, ...]) -> str:
-    plural = {"student": "students", "ta": "TAs", "instructor": "instructors"}
-    words = [plural[r] for r in roles]
-    return " and ".join(words)
+    words = [str(_PLURAL_NAMES[r]) for r in roles]
+    while len(words) > 1:
+        words[-2:] = [gettext("%(first)s and %(second)s", first=words[-2], second=words[-1])]
+    return words[0]
 
 
 def role_name(role: str) -> str:
-    """The role as the pages name it: 'TA', 'instructor', 'student'."""
-    return _ROLE_NAMES.get(role, role)
+    """The role as the pages name it, in the request's language: 'TA', 'instructor', 'student'."""
+    name = _ROLE_NAMES.get(role)
+    return str(name) if name is not None else role
 
 
 def template_globals() -> dict[str, Any]:
-    """What every template may use: the current user and the formatting helpers."""
-    from web.services.pages import status_label
+    """What every template may use: the current user and the page-wording helpers."""
+    from web.services.pages import queue_text, status_detail, status_label
 
     return {"current_user": current_user(), "role_name": role_name, "status_label": status_label,
-            "fmt_points": fmt_points}
-
-
-def fmt_points(value: float | None) -> str:
-    """12.0 -> '12', 9.6 -> '9.6': grades after a late penalty can be fractional."""
-    if value is None:
-        return "–"
-    return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
+            "queue_text": queue_text, "status_detail": status_detail}

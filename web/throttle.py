@@ -15,6 +15,8 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
+from web.i18n import gettext, ngettext
+
 # Failed sign-ins allowed per window. A lab behind one NAT address shares the per-address budget, hence
 # its size; set both lower in app.config to taste.
 DEFAULT_PER_ACCOUNT = "10 per 15 minutes"
@@ -80,7 +82,15 @@ def wait_s(error: RateLimitExceeded) -> int:
 
 
 def wait_text(seconds: int) -> str:
-    """'in 40 seconds', 'in 12 minutes': how long to wait, rounded up."""
+    """'40 seconds', '12 minutes': how long to wait, rounded up, in the request's language."""
     if seconds < 90:
-        return f"in {seconds} seconds"
-    return f"in {math.ceil(seconds / 60)} minutes"
+        return ngettext("%(num)s second", "%(num)s seconds", seconds)
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
+
+
+def reason_text(error: RateLimitExceeded) -> str:
+    """Which limit refused the sign-in, in the request's language."""
+    if error.description == ADDRESS_MESSAGE:
+        return gettext("Too many failed sign-ins from your network address.")
+    return gettext("Too many failed sign-ins for this account.")

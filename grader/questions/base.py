@@ -17,7 +17,16 @@ LOSS_NODES = ("SquareLoss", "SoftmaxLoss")
 
 
 class CheckFailed(Exception):
-    """A grader check failed on the student's model (not an exception raised by student code)."""
+    """A grader check failed on the student's model (not an exception raised by student code).
+
+    `template` with `params` (str.format placeholders) makes the message, so the portal can show it in the
+    reader's language (grader.messages); pybabel extracts the literal templates (keyword CheckFailed).
+    """
+
+    def __init__(self, template: str, **params: Any) -> None:
+        super().__init__(template.format(**params) if params else template)
+        self.template = template
+        self.params = params
 
 
 class HostDataError(Exception):
@@ -71,13 +80,14 @@ class Question(ABC):
             expect_node(nn, output, f"{name}.run()", (batch_size, self.output_width))
             trace = ancestors(output)
             if x not in trace:
-                raise CheckFailed(f"Node returned from {name}.run() does not depend on the provided input (x)")
+                raise CheckFailed("Node returned from {method}.run() does not depend on the provided input (x)",
+                                  method=name)
             if parameters is None:
                 parameters = [node for node in trace if isinstance(node, nn.Parameter)]
             if any(isinstance(node, nn.Parameter) and node not in parameters for node in trace):
                 raise CheckFailed(
-                    f"Calling {name}.run() multiple times should always re-use the same parameters, "
-                    "but a new nn.Parameter object was detected"
+                    "Calling {method}.run() multiple times should always re-use the same parameters, "
+                    "but a new nn.Parameter object was detected", method=name
                 )
         assert parameters is not None
         for batch_size in SANITY_BATCH_SIZES:
@@ -88,15 +98,16 @@ class Question(ABC):
             trace = ancestors(loss)
             if x not in trace:
                 raise CheckFailed(
-                    f"Node returned from {name}.get_loss() does not depend on the provided input (x)"
+                    "Node returned from {method}.get_loss() does not depend on the provided input (x)", method=name
                 )
             if y not in trace:
                 raise CheckFailed(
-                    f"Node returned from {name}.get_loss() does not depend on the provided labels (y)"
+                    "Node returned from {method}.get_loss() does not depend on the provided labels (y)", method=name
                 )
             if any(isinstance(node, nn.Parameter) and node not in parameters for node in trace):
                 raise CheckFailed(
-                    f"{name}.get_loss() should not use additional parameters not used by {name}.run()"
+                    "{method}.get_loss() should not use additional parameters not used by {method}.run()",
+                    method=name
                 )
         return loss_node
 
@@ -138,27 +149,26 @@ def ancestors(root: Any) -> set[Any]:
 
 def expect_node(nn: ModuleType, node: Any, method: str, shape: tuple[int, int]) -> None:
     if node is None:
-        raise CheckFailed(f"{method} should return a node object, not None")
+        raise CheckFailed("{method} should return a node object, not None", method=method)
     if not isinstance(node, nn.Node):
-        raise CheckFailed(f"{method} should return a node object, instead got type {type(node).__name__!r}")
+        raise CheckFailed("{method} should return a node object, instead got type {kind}", method=method,
+                          kind=repr(type(node).__name__))
     actual = tuple(node.data.shape)
     if actual != shape:
-        raise CheckFailed(
-            f"{method} should return an object with shape {nn.format_shape(shape)}, "
-            f"got {nn.format_shape(actual)}"
-        )
+        raise CheckFailed("{method} should return an object with shape {expected}, got {actual}", method=method,
+                          expected=nn.format_shape(shape), actual=nn.format_shape(actual))
 
 
 def expect_loss(nn: ModuleType, node: Any, method: str) -> str:
     """Check that `node` is a loss node of either kind the course's checker accepted; return its kind."""
     if node is None:
-        raise CheckFailed(f"{method} should return a loss node, not None")
+        raise CheckFailed("{method} should return a loss node, not None", method=method)
     for kind in LOSS_NODES:
         if isinstance(node, getattr(nn, kind)):
             return kind
     raise CheckFailed(
-        f"{method} should return a loss node (nn.SquareLoss or nn.SoftmaxLoss), "
-        f"instead got type {type(node).__name__!r}"
+        "{method} should return a loss node (nn.SquareLoss or nn.SoftmaxLoss), instead got type {kind}",
+        method=method, kind=repr(type(node).__name__)
     )
 
 

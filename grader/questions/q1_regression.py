@@ -91,8 +91,9 @@ class RegressionQuestion(Question):
         loss = float(0.5 * np.mean((predictions - regression_data()[1][rows]) ** 2))
         if not np.isclose(reported, loss) and not (np.isnan(reported) and np.isnan(loss)):
             raise CheckFailed(
-                f"RegressionModel.get_loss() returned a loss of {reported:.4f}, but the autograder computed "
-                f"a loss of {loss:.4f} based on the output of RegressionModel.run()"
+                "RegressionModel.get_loss() returned a loss of {reported:.4f}, but the autograder computed "
+                "a loss of {loss:.4f} based on the output of RegressionModel.run()",
+                reported=float(reported), loss=loss,
             )
         in_dataset_order = np.empty(REGRESSION_POINTS)
         in_dataset_order[rows] = predictions[:, 0]

@@ -47,10 +47,9 @@ class DigitClassificationQuestion(Question):
         logits = model.run(nn.Constant(images)).data
         if getattr(logits, "ndim", 0) != 2 or logits.shape != (TEST_IMAGES, CLASSES):
             raise CheckFailed(
-                "DigitClassificationModel.run() should return an object with shape "
-                f"{nn.format_shape((TEST_IMAGES, CLASSES))} for the {split} images, "
-                f"got {nn.format_shape(getattr(logits, 'shape', ()))}"
-            )
+                "DigitClassificationModel.run() should return an object with shape {expected} for the {split} "
+                "images, got {actual}", expected=nn.format_shape((TEST_IMAGES, CLASSES)), split=split,
+                actual=nn.format_shape(getattr(logits, "shape", ())))
         return {"predictions": [int(v) for v in np.argmax(logits, axis=1)]}
 
     def metric(self, evaluation: Mapping[str, Any], data_dir: Path, split: str = "test") -> Measurement:

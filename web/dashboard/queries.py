@@ -6,15 +6,28 @@ Functions take the request's session (web.db) and return the view records of web
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gradebook import policies, status
-from gradebook.models import Assignment, ChangeSet, GradingRun, Override, Submission, User, utcnow
+from gradebook.models import (
+    Assignment,
+    ChangeSet,
+    GradingRun,
+    Override,
+    QuestionRecord,
+    Submission,
+    User,
+    utcnow,
+)
 from gradebook.users import graded_students
+from grader.messages import N_, message
+from web.services.eta import Throughput, estimated_start_s
 from web.services.models import AuditEntry, OverrideView, QueueHealth, RunSummary, StudentRow, UserView, user_view
 from web.submissions.queries import max_points_of, override_view, pick_run
 
@@ -28,16 +41,97 @@ def student(session: Session, user_id: int) -> UserView | None:
     return None if row is None else user_view(row)
 
 
+@dataclass(slots=True)
+class _Points:
+    question: str
+    points: int
+
+
+@dataclass(slots=True)
+class _Run:
+    id: int
+    purpose: str
+    status: str
+    current: bool
+    created_at: datetime
+    finished_at: datetime | None
+    max_points: int | None
+    questions: list[_Points] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Override:
+    id: int
+    question: str
+    points: int
+    revoked: bool
+
+
+@dataclass(slots=True)
+class _Submission:
+    id: int
+    user_id: int
+    uploaded_at: datetime
+    late: bool
+    flagged: bool
+    runs: list[_Run] = field(default_factory=list)
+    overrides: list[_Override] = field(default_factory=list)
+
+
+@cache
+def _row_statements() -> tuple[Any, Any, Any, Any, Any]:
+    """The five statements behind student_rows, built once (building them costs more than running them):
+    graded students; the assignment's submissions, their runs, the counted runs' question points, and their
+    overrides, each as plain columns."""
+    ours = select(Submission.id).where(Submission.assignment_id == bindparam("assignment_id")).scalar_subquery()
+    return (
+        select(User.id, User.username, User.name, User.locale).where(graded_students()).order_by(User.username),
+        select(Submission.id, Submission.user_id, Submission.uploaded_at, Submission.late, Submission.flag_reason)
+        .where(Submission.assignment_id == bindparam("assignment_id")),
+        select(GradingRun.id, GradingRun.submission_id, GradingRun.purpose, GradingRun.status, GradingRun.current,
+               GradingRun.created_at, GradingRun.finished_at, GradingRun.max_points)
+        .where(GradingRun.submission_id.in_(ours)).order_by(GradingRun.id),
+        # Question points of counted runs only: nothing else is scored.
+        select(QuestionRecord.run_id, QuestionRecord.question, QuestionRecord.points)
+        .join(GradingRun, GradingRun.id == QuestionRecord.run_id)
+        .where(GradingRun.submission_id.in_(ours), GradingRun.current.is_(True)),
+        select(Override.id, Override.submission_id, Override.question, Override.points, Override.revoked)
+        .where(Override.submission_id.in_(ours)).order_by(Override.id),
+    )
+
+
+def matching_students(session: Session, search: str) -> set[int]:
+    """Ids of the graded students whose username or name contains `search`, in any case (LIKE wildcards in
+    `search` are literal)."""
+    return set(session.scalars(select(User.id).where(graded_students(), or_(
+        User.username.icontains(search, autoescape=True), User.name.icontains(search, autoescape=True)))))
+
+
 def student_rows(session: Session, assignment: Assignment) -> list[StudentRow]:
-    """One row per graded student, by username: counted points, uploads, last activity, latest status."""
-    students = session.scalars(select(User).where(graded_students()).order_by(User.username)).all()
-    subs = session.scalars(
-        select(Submission).where(Submission.assignment_id == assignment.id)
-        .options(selectinload(Submission.runs).selectinload(GradingRun.questions),
-                 selectinload(Submission.overrides))).all()
-    by_user: dict[int, list[Submission]] = {}
-    for s in subs:
-        by_user.setdefault(s.user_id, []).append(s)
+    """One row per graded student, by username: counted points (gradebook.policies), uploads, last activity,
+    latest status, flags.
+
+    Hundreds of students with several uploads each: the rows are read as plain columns in five statements
+    (no ORM objects, no reports) and scored by the same policy functions as everywhere else.
+    """
+    users_sql, subs_sql, runs_sql, points_sql, overrides_sql = _row_statements()
+    which = {"assignment_id": assignment.id}
+    students = session.execute(users_sql).all()
+    subs: dict[int, _Submission] = {
+        row.id: _Submission(row.id, row.user_id, row.uploaded_at, row.late, bool(row.flag_reason))
+        for row in session.execute(subs_sql, which)}
+    runs: dict[int, _Run] = {}
+    for row in session.execute(runs_sql, which):
+        run = _Run(row.id, row.purpose, row.status, row.current, row.created_at, row.finished_at, row.max_points)
+        runs[row.id] = run
+        subs[row.submission_id].runs.append(run)
+    for run_id, question, points in session.execute(points_sql, which):
+        runs[run_id].questions.append(_Points(question, points))
+    for o in session.execute(overrides_sql, which):
+        subs[o.submission_id].overrides.append(_Override(o.id, o.question, o.points, o.revoked))
+    by_user: dict[int, list[_Submission]] = {}
+    for sub in subs.values():
+        by_user.setdefault(sub.user_id, []).append(sub)
     max_points = max_points_of(assignment)
     rows: list[StudentRow] = []
     for user in students:
@@ -48,17 +142,30 @@ def student_rows(session: Session, assignment: Assignment) -> list[StudentRow]:
         if latest is not None:
             activity = max(activity or latest.uploaded_at, latest.uploaded_at)
         rows.append(StudentRow(
-            user=user_view(user),
+            user=UserView(id=user.id, username=user.username, display_name=user.name or user.username,
+                          role="student", locale=user.locale),
             points=None if chosen is None else round(chosen.total, 2),
             max_points=max_points,
             submissions=len(mine),
             last_activity=activity,
-            status=pick_run(latest.runs)[0] if latest else "none",
+            status=_staff_state(latest),
             latest_submission_id=latest.id if latest else None,
             counted_submission_id=chosen.submission.id if chosen else None,
             overridden=bool(chosen and any(not o.revoked for o in chosen.submission.overrides)),
+            flagged=any(s.flagged for s in mine),
         ))
     return rows
+
+
+def _staff_state(latest: _Submission | None) -> str:
+    """The latest submission's state for staff: as its student sees it, except that a run that failed on our
+    side (the student sees it waiting) is "failed" here, for staff to retry."""
+    if latest is None:
+        return "none"
+    own = [r for r in latest.runs if r.purpose == "submission"]
+    if own and own[-1].status == "failed":
+        return "failed"
+    return pick_run(latest.runs)[0]
 
 
 def graded_runs(session: Session, assignment: Assignment, limit: int) -> list[RunSummary]:
@@ -72,9 +179,9 @@ def graded_runs(session: Session, assignment: Assignment, limit: int) -> list[Ru
             for r in runs]
 
 
-def queue_health(session: Session, workers: int | None) -> QueueHealth:
-    """Waiting, running, delayed and failed runs, the oldest wait, and the median wait of recent runs
-    (seconds)."""
+def queue_health(session: Session, workers: int | None, pace: Throughput | None = None) -> QueueHealth:
+    """Waiting, running, delayed and failed runs, the oldest wait, the median wait of recent runs, and with
+    `pace` when the next and the last queued student submission likely start grading (seconds)."""
     counts = status.queue_counts(session)
     waits = [
         (started - created).total_seconds()
@@ -84,6 +191,7 @@ def queue_health(session: Session, workers: int | None) -> QueueHealth:
             .order_by(GradingRun.id.desc()).limit(RECENT_WAITS))
         if started is not None
     ]
+    waiting_students = counts.queued_student + counts.delayed
     return QueueHealth(
         depth=counts.queued_student + counts.queued_bulk + counts.delayed,
         running=counts.running,
@@ -94,6 +202,9 @@ def queue_health(session: Session, workers: int | None) -> QueueHealth:
         queued_regrades=counts.queued_bulk,
         failed=counts.failed,
         failed_runs=tuple((f.run_id, f.username, f.summary) for f in status.failed_runs(session, 10)),
+        typical_run_s=pace.typical_run_s if pace else None,
+        next_start_s=estimated_start_s(0, pace) if pace and waiting_students else None,
+        last_start_s=estimated_start_s(waiting_students - 1, pace) if pace and waiting_students else None,
     )
 
 
@@ -112,13 +223,15 @@ def audit_log(session: Session, limit: int) -> list[AuditEntry]:
     for o in session.scalars(select(Override).order_by(Override.id.desc()).limit(limit)
                              .options(selectinload(Override.author),
                                       selectinload(Override.submission).selectinload(Submission.user))):
-        entries.append(AuditEntry(o.created_at, o.author.username, "override revoked" if o.revoked else "override",
+        entries.append(AuditEntry(o.created_at, o.author.username,
+                                  message(N_("override revoked")) if o.revoked else message(N_("override")),
                                   f"{o.submission.user.username} #{o.submission_id} {o.question} → "
                                   f"{o.points}: {o.reason}"))
     names: dict[int, str] = {uid: name for uid, name in session.execute(select(User.id, User.username))}
     for c in session.scalars(select(ChangeSet).order_by(ChangeSet.id.desc()).limit(limit)):
         entries.append(AuditEntry(c.created_at, names.get(c.created_by_id or -1, "system"),
-                                  f"regrade ({c.status})", f"{_scope_text(c.scope)}: {c.reason}"))
+                                  message(N_("regrade ({status})"), status=c.status),
+                                  f"{_scope_text(c.scope)}: {c.reason}"))
     entries.sort(key=lambda e: e.created_at, reverse=True)
     return entries[:limit]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from markupsafe import Markup
 from sqlalchemy import select
 
 from gradebook import assignments
@@ -14,10 +15,13 @@ from grader.questions import get_question
 from web import charts, security
 from web.dashboard import queries
 from web.db import read_session
-from web.queue import run_queue
-from web.services import dashboard
-from web.services.feedback import PngCache
+from web.i18n import current_locale, fmt_duration, fmt_wait, gettext
+from web.services import dashboard, history
+from web.services.feedback import PngCache, chart_words
+from web.services.models import QueueHealth
+from web.services.pages import outcome_label
 from web.submissions import queries as submission_queries
+from web.submissions.views import current_pace
 
 blueprint = Blueprint("dashboard", __name__)
 _png_cache = PngCache(max_items=32)
@@ -37,32 +41,41 @@ def chosen_assignment() -> Assignment:
                                .order_by(Assignment.due_at).limit(1)) \
             or session.scalar(select(Assignment).order_by(Assignment.due_at.desc()).limit(1))
     if found is None:
-        abort(404, description="No such assignment.")
+        abort(404, description=gettext("No such assignment."))
     return found
 
 
 @blueprint.get("/")
 @security.roles_required("ta", "instructor")
 def index() -> str:
-    """Students of the assignment with filters and sorting, queue health, charts, overrides."""
+    """Students of the assignment, searched, filtered, sorted and paged on the server; tiles, queue health with
+    the estimated start of queued work, charts, overrides."""
     session = read_session()
     assignment = chosen_assignment()
     filters = dashboard.Filters.parse(request.args.get("q"), request.args.get("status"),
-                                      request.args.get("sort"), request.args.get("order"))
-    rows = queries.student_rows(session, assignment)
+                                      request.args.get("sort"), request.args.get("order"),
+                                      request.args.get("page"), request.args.get("per_page"))
+    # Tiles and totals count every student; the search (in SQL) narrows the table only.
+    everyone = queries.student_rows(session, assignment)
+    rows = everyone
+    if filters.query:
+        found = queries.matching_students(session, filters.query)
+        rows = [r for r in everyone if r.user.id in found]
     return render_template(
         "dashboard/index.html",
         assignment=assignment,
         assignments=assignments.list_assignments(session),
-        rows=dashboard.filter_rows(rows, filters),
+        page=dashboard.paginate(rows, filters),
         filters=filters,
-        summary=dashboard.summary(rows),
-        queue=queries.queue_health(session, run_queue().worker_count()),
+        summary=dashboard.summary(everyone),
+        tiles=dashboard.tiles(everyone),
+        queue=queries.queue_health(session, submission_queries.grading_capacity(session)[0], current_pace()),
         overrides=queries.overrides(session),
         chart_names=CHART_NAMES,
-        chart_version=len(rows) and sum(r.submissions for r in rows),
+        chart_version=len(everyone) and sum(r.submissions for r in everyone),
         sort_keys=dashboard.SORT_KEYS,
         status_filters=dashboard.STATUS_FILTERS,
+        page_sizes=dashboard.PAGE_SIZES,
     )
 
 
@@ -77,8 +90,9 @@ def student(user_id: int) -> str:
     assignment = chosen_assignment()
     return render_template(
         "dashboard/student.html", student=user, assignment=assignment,
-        submissions=submission_queries.submissions_of(session, user_id, assignment.id),
+        submissions=submission_queries.submissions_of(session, user_id, assignment.id, current_pace()),
         grade=submission_queries.current_grade(session, user_id, assignment),
+        history_chart=Markup(history.chart_svg(submission_queries.question_history(session, user_id, assignment))),
     )
 
 
@@ -86,10 +100,23 @@ def student(user_id: int) -> str:
 @security.roles_required("ta", "instructor")
 def queue() -> Response:
     """Queue health as JSON, for the dashboard's live panel."""
-    health = queries.queue_health(read_session(), run_queue().worker_count())
+    session = read_session()
+    health = queries.queue_health(session, submission_queries.grading_capacity(session)[0], current_pace())
     payload = asdict(health)
     payload["checked_at"] = health.checked_at.isoformat(timespec="seconds")
+    payload["texts"] = queue_texts(health)
     return jsonify(payload)
+
+
+def queue_texts(health: QueueHealth) -> dict[str, str]:
+    """The queue panel's values as the page shows them, in the request's language (live.js writes these)."""
+    return {
+        "depth": str(health.depth), "running": str(health.running),
+        "workers": str(health.workers) if health.workers is not None else gettext("unknown"),
+        "oldest_wait_s": fmt_duration(health.oldest_wait_s), "median_wait_s": fmt_duration(health.median_wait_s),
+        "next_start_s": fmt_wait(health.next_start_s), "last_start_s": fmt_wait(health.last_start_s),
+        "typical_run_s": fmt_duration(health.typical_run_s),
+    }
 
 
 @blueprint.get("/charts/<name>.png")
@@ -102,22 +129,28 @@ def chart(name: str) -> Response:
     assignment = chosen_assignment()
     rows = queries.student_rows(session, assignment)
     runs = queries.graded_runs(session, assignment, dashboard.RECENT_FOR_CHARTS)
-    key = (name, assignment.id, len(runs), runs[0].run_id if runs else 0, tuple(r.points for r in rows))
+    locale = current_locale()
+    key = (name, assignment.id, len(runs), runs[0].run_id if runs else 0, tuple(r.points for r in rows), locale)
+    words = chart_words()
 
     def render() -> bytes:
         d = dashboard.distributions(rows, runs)
         if name == "scores":
-            return charts.histogram_png(d.scores, title="Current scores", xlabel="points", bins=13)
+            return charts.histogram_png(d.scores, title=gettext("Current scores"), xlabel=gettext("points"),
+                                        bins=13, per_student=True, words=words)
         if name == "losses":
-            return charts.histogram_png(d.q1_losses, title="q1 loss per graded submission", xlabel="loss",
-                                        threshold=get_question("q1").threshold)
+            return charts.histogram_png(d.q1_losses, title=gettext("q1 loss per graded submission"),
+                                        xlabel=gettext("loss"), threshold=get_question("q1").threshold, words=words)
         if name == "accuracies":
             return charts.histogram_png([a * 100 for a in d.q2_accuracies],
-                                        title="q2 test accuracy per graded submission", xlabel="accuracy (%)",
-                                        threshold=get_question("q2").threshold * 100)
+                                        title=gettext("q2 test accuracy per graded submission"),
+                                        xlabel=gettext("accuracy (%)"),
+                                        threshold=get_question("q2").threshold * 100, words=words)
         if name == "runtimes":
-            return charts.histogram_png(d.run_times_s, title="Grading time per submission", xlabel="seconds")
-        return charts.bar_png(d.failure_reasons, title="Failure reasons (questions not passed)")
+            return charts.histogram_png(d.run_times_s, title=gettext("Grading time per submission"),
+                                        xlabel=gettext("seconds"), words=words)
+        reasons = {f"{question}: {outcome_label(outcome)}": n for (question, outcome), n in d.failure_reasons.items()}
+        return charts.bar_png(reasons, title=gettext("Failure reasons (questions not passed)"), words=words)
 
     png = _png_cache.get_or_render(key, render)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=30"})

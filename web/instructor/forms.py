@@ -1,22 +1,38 @@
+"""Instructor actions: regrade and manual override, each with a reason that is audited; course settings."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import AnyOf, InputRequired, Length, NumberRange
+
+from web.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
+from web.i18n import lazy_gettext as _l
 
 
 class RegradeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information
-    reason = StringField("Reason", validators=[InputRequired("Say why this submission is regraded."),
-                                               Length(min=3, max=500)])
+    reason = StringField(_l("Reason"), validators=[InputRequired(_l("Say why this submission is regraded.")),
+                                                   Length(min=3, max=500,
+                                                          message=_l("Write between 3 and 500 characters."))])
 
 
 class OverrideForm(FlaskForm):  # type: ignore[misc]
-    question = SelectField("Question", choices=[SelectChoice("q1"), SelectChoice("q2")])
-    points = IntegerField("Points", validators=[InputRequired("Give the points."), NumberRange(min=0, max=100)])
-    reason = TextAreaField("Reason (shown to TAs)", validators=[
-        InputRequired("An override needs a reason."), Length(min=3, max=1000)])
+    question = SelectField(_l("Question"), choices=[SelectChoice("q1"), SelectChoice("q2")])
+    points = IntegerField(_l("Points"), validators=[
+        InputRequired(_l("Give the points.")),
+        NumberRange(min=0, max=100, message=_l("Give a whole number from 0 to 100."))])
+    reason = TextAreaField(_l("Reason (shown to TAs)"), validators=[
+        InputRequired(_l("An override needs a reason.")),
+        Length(min=3, max=1000, message=_l("Write between 3 and 1000 characters."))])
 
 
 class ApplyForm(FlaskForm):  # type: ignore[misc]
     pass
+
+
+class CourseForm(FlaskForm):  # type: ignore[misc]
+    """The course's default language: pages use it when neither the user nor the browser names one."""
+
+    default_locale = SelectField(_l("Default language"),
+                                 choices=[SelectChoice(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LOCALES],
+                                 validators=[AnyOf(SUPPORTED_LOCALES, message=_l("Choose one of the languages."))])

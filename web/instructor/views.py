@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from gradebook import course as course_settings
 from gradebook import overrides
 from gradebook import regrade as regrades
 from gradebook.models import Submission, User
@@ -12,7 +13,8 @@ from grader.questions import get_question
 from nngrade.settings import Settings
 from web import security
 from web.db import read_session, write_session
-from web.instructor.forms import ApplyForm, OverrideForm, RegradeForm
+from web.i18n import gettext
+from web.instructor.forms import ApplyForm, CourseForm, OverrideForm, RegradeForm
 from web.queue import run_queue
 from web.services import pages
 from web.services.models import SubmissionView
@@ -51,7 +53,8 @@ def regrade(submission_id: int) -> Response | tuple[str, int]:
     run_id = run.id
     write_session().commit()
     run_queue().publish(run_id, "regrade")
-    flash(f"Submission #{shown.number} of {shown.username} queued for regrading.", "success")
+    flash(gettext("Submission #%(number)s of %(student)s queued for regrading.", number=shown.number,
+                  student=shown.username), "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
@@ -65,12 +68,13 @@ def apply_regrade(submission_id: int, change_set_id: int) -> Response:
     _, actor = _rows(submission_id)
     try:
         regrades.apply_change_set(write_session(), change_set_id, actor)
-    except regrades.RegradeError as exc:
+    except regrades.RegradeError:
+        # The change-set is this submission's (checked above): what is left is one already decided.
         write_session().rollback()
-        flash(str(exc), "error")
+        flash(gettext("This regrade was already applied or discarded."), "error")
     else:
         write_session().commit()
-        flash("The regrade result now counts.", "success")
+        flash(gettext("The regrade result now counts."), "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
@@ -85,17 +89,21 @@ def override(submission_id: int) -> Response | tuple[str, int]:
     question, points = form.question.data, int(form.points.data)
     maximum = get_question(question).max_points
     if points > maximum:
-        form.points.errors = [*form.points.errors, f"{question} is worth at most {maximum} points."]
+        form.points.errors = [*form.points.errors, gettext("%(question)s is worth at most %(max)s points.",
+                                                           question=question, max=maximum)]
         return _detail(shown, override_form=form), 400
     submission, actor = _rows(submission_id)
     try:
         overrides.add_override(write_session(), submission, question, points, actor, form.reason.data.strip())
-    except overrides.OverrideError as exc:
+    except overrides.OverrideError:
+        # The form checked the points and the reason: what is left is a question the assignment lacks.
         write_session().rollback()
-        form.points.errors = [*form.points.errors, str(exc)]
+        form.points.errors = [*form.points.errors, gettext("%(question)s is not a question of this assignment.",
+                                                           question=question)]
         return _detail(shown, override_form=form), 400
     write_session().commit()
-    flash(f"{question} of {shown.username}'s submission #{shown.number} set to {points} points.", "success")
+    flash(gettext("%(question)s of %(student)s's submission #%(number)s set to %(points)s points.",
+                  question=question, student=shown.username, number=shown.number, points=points), "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
@@ -105,3 +113,21 @@ def _detail(submission: SubmissionView, *, override_form: OverrideForm | None = 
     return render_template("submissions/detail.html", **pages.result_page(submission, settings.data_dir),
                            override_form=override_form or OverrideForm(),
                            regrade_form=regrade_form or RegradeForm())
+
+
+@blueprint.route("/course", methods=["GET", "POST"])
+@security.roles_required("instructor")
+def course() -> Response | tuple[str, int] | str:
+    """The course's settings: the language pages use when neither the user nor their browser names one."""
+    form = CourseForm()
+    if request.method == "GET":
+        form.default_locale.data = course_settings.default_locale(read_session())
+    elif form.validate_on_submit():
+        session = write_session()
+        course_settings.set_default_locale(session, form.default_locale.data)
+        session.commit()
+        flash(gettext("The course's default language is saved."), "success")
+        return redirect(url_for("instructor.course"))
+    else:
+        return render_template("instructor/course.html", form=form), 400
+    return render_template("instructor/course.html", form=form)

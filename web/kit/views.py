@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, send_file, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from grader import mnist
 from nngrade.settings import Settings
 from web import security
 from web.db import read_session
+from web.i18n import current_locale
 from web.services import kit
 
 blueprint = Blueprint("kit", __name__)
@@ -48,7 +49,9 @@ def _public_data() -> kit.PublicData | None:
 
 
 def _language() -> str:
-    return request.accept_languages.best_match(kit.LANGUAGES) or kit.LANGUAGES[0]
+    """The README's language: the page's own (the user's choice, else the browser's, else the course's)."""
+    chosen = current_locale()
+    return chosen if chosen in kit.LANGUAGES else kit.LANGUAGES[0]
 
 
 @blueprint.get("/")

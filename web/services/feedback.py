@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from grader.report import QuestionResult, Report
 from web import charts
+from web.i18n import fmt_number, fmt_percent, gettext, lazy_gettext
 
 TEST_IMAGES = "public/test_images.npy"
 TEST_LABELS = "private/test_labels.npy"
@@ -24,18 +25,46 @@ TEST_LABELS = "private/test_labels.npy"
 class ChartSpec:
     name: str
     question: str
-    alt: str  # what the picture shows, for screen readers and broken images
+    alt: Any  # what the picture shows, for screen readers and broken images (a lazy translation)
 
 
 CHARTS: dict[str, ChartSpec] = {
     spec.name: spec
     for spec in (
-        ChartSpec("q1-curve", "q1", "Your model's learned curve drawn over sin(x) on [-2π, 2π]."),
-        ChartSpec("q2-confusion", "q2", "Confusion matrix: true digits as rows, predicted digits as columns."),
-        ChartSpec("q2-digits", "q2", "Bar chart of test accuracy for each digit 0 to 9."),
-        ChartSpec("q2-misclassified", "q2", "A few test images your model got wrong, with true and predicted digit."),
+        ChartSpec("q1-curve", "q1", lazy_gettext("Your model's learned curve drawn over sin(x) on [-2π, 2π].")),
+        ChartSpec("q2-confusion", "q2",
+                  lazy_gettext("Confusion matrix: true digits as rows, predicted digits as columns.")),
+        ChartSpec("q2-digits", "q2", lazy_gettext("Bar chart of test accuracy for each digit 0 to 9.")),
+        ChartSpec("q2-misclassified", "q2",
+                  lazy_gettext("A few test images your model got wrong, with true and predicted digit.")),
     )
 }
+
+
+def chart_words() -> charts.ChartWords:
+    """The pictures' words and number notation in the request's language."""
+    return charts.ChartWords(
+        your_model=gettext("your model"),
+        curve_title=gettext("Learned curve against sin(x)"),
+        curve_loss=gettext("{title}: loss {loss}"),
+        curve_goal=gettext("{title}: loss {loss} (needs ≤ {goal})"),
+        confusion_title=gettext("Confusion matrix on the test images"),
+        predicted_digit=gettext("predicted digit"),
+        true_digit=gettext("true digit"),
+        log_count=gettext("log(1 + count)"),
+        goal=gettext("goal {goal}"),
+        accuracy_percent=gettext("accuracy (%)"),
+        per_digit_title=gettext("Accuracy per digit"),
+        no_misclassified=gettext("No misclassified test images."),
+        misclassified_title=gettext("Misclassified test images (true → predicted)"),
+        students=gettext("students"),
+        count=gettext("count"),
+        no_data=gettext("no data yet"),
+        threshold=gettext("threshold {threshold}"),
+        no_failures=gettext("no failures"),
+        percent=lambda ratio, digits: fmt_percent(ratio, digits),
+        decimal=lambda value, digits: fmt_number(value, digits),
+    )
 
 
 class ChartUnavailable(LookupError):
@@ -88,23 +117,24 @@ def _images(data_dir: str) -> npt.NDArray[np.floating[Any]]:
     return images
 
 
-def render_chart(report: Report, name: str, data_dir: Path) -> bytes:
+def render_chart(report: Report, name: str, data_dir: Path, words: charts.ChartWords = charts.ENGLISH) -> bytes:
+    """The picture `name` of `report` as PNG, its words in `words`; ChartUnavailable when it has no data."""
     if name not in {c.name for c in available_charts(report, data_dir)}:
         raise ChartUnavailable(name)
     q1, q2 = counted(report, "q1"), counted(report, "q2")
     try:
         if name == "q1-curve" and q1 is not None:
             return charts.regression_curve_png(q1.counted.predictions, loss=q1.counted.metric_value,
-                                               threshold=q1.threshold)
+                                               threshold=q1.threshold, words=words)
         if q2 is not None:
             predictions = q2.counted.predictions
             labels = _labels(str(data_dir))
             if name == "q2-confusion":
-                return charts.confusion_matrix_png(predictions, labels)
+                return charts.confusion_matrix_png(predictions, labels, words)
             if name == "q2-digits":
-                return charts.per_digit_accuracy_png(predictions, labels, threshold=q2.threshold)
+                return charts.per_digit_accuracy_png(predictions, labels, threshold=q2.threshold, words=words)
             if name == "q2-misclassified":
-                return charts.misclassified_png(predictions, labels, _images(str(data_dir)))
+                return charts.misclassified_png(predictions, labels, _images(str(data_dir)), words=words)
     except charts.ChartDataError as exc:
         raise ChartUnavailable(str(exc)) from exc
     raise ChartUnavailable(name)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from gradebook.models import User
+from grader.messages import Message
 from grader.report import Report
 
 Role = Literal["student", "ta", "instructor"]
@@ -29,6 +30,7 @@ class UserView:
     display_name: str
     role: Role
     must_change_password: bool = False
+    locale: str | None = None  # the language the user chose; None: browser, then course default
 
     @property
     def is_staff(self) -> bool:
@@ -40,7 +42,7 @@ def user_view(user: User) -> UserView:
     """The page's record of a gradebook account; an unknown role is treated as a student's."""
     role: Role = next((r for r in ROLES if r == user.role), "student")
     return UserView(id=user.id, username=user.username, display_name=user.name or user.username, role=role,
-                    must_change_password=user.must_change_password)
+                    must_change_password=user.must_change_password, locale=user.locale)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class SubmissionView:
     points: int | None = None
     max_points: int | None = None
     queue_position: int | None = None  # 1 = next to run; None when not queued
-    status_detail: str = ""  # e.g. the question being graded, or why grading failed
+    status_detail: Message | str = ""  # e.g. the question being graded, or why grading failed
+    estimated_start_s: float | None = None  # queued: seconds until grading likely starts, None if unknown
     report: Report | None = None
     late: bool = False
     overrides: tuple[OverrideView, ...] = ()
@@ -81,7 +84,7 @@ class UploadAllowance:
     """Whether an upload is allowed now, and the sentence that says when otherwise."""
 
     allowed: bool
-    message: str = ""
+    message: Message | str = ""
     next_allowed_at: datetime | None = None
 
 
@@ -111,7 +114,7 @@ class GradeView:
     policy: str  # "best" or "latest", as the assignment says
     submission_id: int | None = None
     overrides: tuple[OverrideView, ...] = ()
-    late_note: str = ""
+    late_note: Message | str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class StudentRow:
     latest_submission_id: int | None = None
     counted_submission_id: int | None = None
     overridden: bool = False
+    flagged: bool = False  # a submission of theirs carries an integrity check's flag_reason
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,9 @@ class QueueHealth:
     queued_regrades: int = 0
     failed: int = 0  # runs that failed unexpectedly too often: staff retry them (`nngrade retry RUN`)
     failed_runs: tuple[tuple[int, str, str], ...] = ()  # (run id, username, last line of the failure)
+    typical_run_s: float | None = None  # median duration of recently graded runs
+    next_start_s: float | None = None  # when the next queued student submission likely starts grading
+    last_start_s: float | None = None  # when the last one in the student queue likely starts
     checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -160,5 +167,5 @@ class AuditEntry:
 
     created_at: datetime
     actor: str
-    action: str
+    action: Message | str
     detail: str

@@ -1,4 +1,5 @@
-"""The result page's shape: one row per question and attempt, formatted; the live-status payload."""
+"""The result page's shape: one row per question and attempt, formatted in the request's language; the
+live-status payload. Runs inside a request (Flask-Babel's gettext and the request's locale)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,88 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.report import Attempt, QuestionResult, format_metric
+from grader.messages import Message
+from grader.report import Attempt, QuestionResult
+from web.i18n import fmt_decimal, fmt_metric, fmt_wait, gettext, lazy_gettext, render
 from web.services import feedback
 from web.services.models import SubmissionView
 
-STATUS_LABELS: dict[str, str] = {
-    "queued": "Waiting in the queue",
-    "running": "Grading now",
-    "graded": "Graded",
-    "failed": "Could not be graded",
-    "error": "Could not be graded",
+STATUS_LABELS: dict[str, Any] = {
+    "queued": lazy_gettext("Waiting in the queue"),
+    "running": lazy_gettext("Grading now"),
+    "graded": lazy_gettext("Graded"),
+    "failed": lazy_gettext("Could not be graded"),
+    "error": lazy_gettext("Could not be graded"),
+    "superseded": lazy_gettext("Replaced by a newer upload"),
+    "cancelled": lazy_gettext("Cancelled"),
+    "none": lazy_gettext("No submission"),
+    "flagged": lazy_gettext("Flagged for review"),
+}
+
+# The grader's outcome names (grader.report.OUTCOMES) as a student reads them.
+OUTCOME_LABELS: dict[str, Any] = {
+    "passed": lazy_gettext("passed"),
+    "below_threshold": lazy_gettext("below the goal"),
+    "diverged": lazy_gettext("diverged"),
+    "failed_check": lazy_gettext("failed a check"),
+    "error": lazy_gettext("error in your code"),
+    "timeout": lazy_gettext("time limit reached"),
+    "out_of_memory": lazy_gettext("out of memory"),
+    "crashed": lazy_gettext("crashed"),
+    "bad_output": lazy_gettext("bad output"),
+    "infrastructure_error": lazy_gettext("problem on our side"),
+}
+
+METRIC_LABELS: dict[str, Any] = {"loss": lazy_gettext("Loss"), "accuracy": lazy_gettext("Accuracy")}
+
+# Question titles as the grader's registry names them (grader/questions), so that stored reports translate.
+QUESTION_TITLES: dict[str, Any] = {
+    "Regression: fit sin(x)": lazy_gettext("Regression: fit sin(x)"),
+    "Digit classification (MNIST)": lazy_gettext("Digit classification (MNIST)"),
+    "Regression": lazy_gettext("Regression"),
+    "Digit classification": lazy_gettext("Digit classification"),
 }
 
 
 def status_label(status: str) -> str:
     """A submission state as the pages say it: 'queued' -> 'Waiting in the queue'."""
-    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status.replace("_", " ").capitalize()
+
+
+def outcome_label(outcome: str) -> str:
+    """An attempt outcome as a student reads it: 'below_threshold' -> 'below the goal'."""
+    label = OUTCOME_LABELS.get(outcome)
+    return str(label) if label is not None else outcome.replace("_", " ")
+
+
+def metric_label(name: str) -> str:
+    """'loss' -> 'Loss' / 'Pérdida'."""
+    label = METRIC_LABELS.get(name)
+    return str(label) if label is not None else name.capitalize()
+
+
+def question_title(title: str) -> str:
+    """A question's title in the request's language (unknown titles as stored)."""
+    label = QUESTION_TITLES.get(title)
+    return str(label) if label is not None else title
+
+
+def queue_text(s: SubmissionView) -> str:
+    """'Position 3 in the queue; grading starts in about 4 min' for a waiting submission, else ''."""
+    if s.status != "queued" or not s.queue_position:
+        return ""
+    position = gettext("Position %(n)s in the queue", n=s.queue_position)
+    if s.estimated_start_s is None:
+        return position
+    if s.estimated_start_s <= 0:
+        return gettext("%(position)s; grading starts any moment now", position=position)
+    return gettext("%(position)s; grading starts in %(wait)s", position=position, wait=fmt_wait(s.estimated_start_s))
+
+
+def status_detail(s: SubmissionView) -> str:
+    """The sentence under the status (why it waits, what runs), in the request's language."""
+    return render(s.status_detail)
 
 
 @dataclass(frozen=True)
@@ -49,6 +116,7 @@ class QuestionRow:
     passed: bool
     outcome: str
     metric_name: str
+    metric_label: str
     metric: str
     goal: str  # "≤ 0.02" / "≥ 97.00%"
     detail: str
@@ -60,23 +128,44 @@ class QuestionRow:
     validation_accuracy: tuple[float, ...]
 
 
+def goal_text(q: QuestionResult) -> str:
+    """The question's goal: '≤ 0.02' for a loss, '≥ 97.00%' for an accuracy, in the locale's notation."""
+    sign = q.comparison.replace("<=", "≤").replace(">=", "≥")
+    if q.metric_name == "loss":
+        return f"{sign} {fmt_decimal(q.threshold)}"
+    return f"{sign} {fmt_metric(q.metric_name, q.threshold)}"
+
+
+def _texts(items: tuple[Message | str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(render(item) for item in items))
+
+
+def _hints(q: QuestionResult) -> tuple[str, ...]:
+    """The question's and the counted attempt's hints; as templates when the report holds them (then in the
+    reader's language), else the stored English."""
+    counted = q.counted
+    if counted.hint_messages:
+        return _texts(counted.hint_messages)
+    return _texts((*q.hints, *counted.hints))
+
+
 def question_row(q: QuestionResult) -> QuestionRow:
     """One question of a report, formatted for the result page."""
     counted = q.counted
     return QuestionRow(
         question=q.question,
-        title=q.title,
+        title=question_title(q.title),
         points=q.points,
         max_points=q.max_points,
         passed=q.points == q.max_points,
-        outcome=q.outcome,
+        outcome=outcome_label(q.outcome),
         metric_name=q.metric_name,
-        metric=format_metric(q.metric_name, q.metric_value),
-        goal=f"{q.comparison.replace('<=', '≤').replace('>=', '≥')} {format_metric(q.metric_name, q.threshold)}"
-        if q.metric_name != "loss" else f"{q.comparison.replace('<=', '≤').replace('>=', '≥')} {q.threshold:g}",
-        detail=counted.detail,
-        hints=tuple(dict.fromkeys((*q.hints, *counted.hints))),
-        warnings=counted.warnings,
+        metric_label=metric_label(q.metric_name),
+        metric=fmt_metric(q.metric_name, q.metric_value),
+        goal=goal_text(q),
+        detail=render(counted.detail_message, counted.detail),
+        hints=_hints(q),
+        warnings=_texts(counted.warning_messages or counted.warnings),
         attempts=tuple(_attempt_row(i, a, q) for i, a in enumerate(q.attempts)),
         log_excerpt=counted.log_excerpt,
         error_text=_error_text(counted),
@@ -86,8 +175,8 @@ def question_row(q: QuestionResult) -> QuestionRow:
 
 def _attempt_row(index: int, a: Attempt, q: QuestionResult) -> AttemptRow:
     return AttemptRow(
-        number=index + 1, seed=a.seed, outcome=a.outcome, points=a.points,
-        metric=format_metric(q.metric_name, a.metric_value), detail=a.detail, wall_s=a.wall_s,
+        number=index + 1, seed=a.seed, outcome=outcome_label(a.outcome), points=a.points,
+        metric=fmt_metric(q.metric_name, a.metric_value), detail=render(a.detail_message, a.detail), wall_s=a.wall_s,
         cpu_s=a.cpu_s, peak_memory_mb=a.peak_memory_mb, epochs=a.epochs, counted=index == q.counted_attempt,
     )
 
@@ -116,7 +205,7 @@ def result_page(submission: SubmissionView, data_dir: Path) -> dict[str, Any]:
 
 
 def status_payload(submission: SubmissionView) -> dict[str, Any]:
-    """The live-status JSON the pages poll; small and cheap, no report inside."""
+    """The live-status JSON the pages poll, its sentences in the request's language; no report inside."""
     return {
         "id": submission.id,
         "number": submission.number,
@@ -124,7 +213,9 @@ def status_payload(submission: SubmissionView) -> dict[str, Any]:
         "label": status_label(submission.status),
         "pending": submission.pending,
         "queue_position": submission.queue_position,
-        "detail": submission.status_detail,
+        "position_text": queue_text(submission),
+        "estimated_start_s": submission.estimated_start_s,
+        "detail": status_detail(submission),
         "points": submission.points,
         "max_points": submission.max_points,
         "created_at": _iso(submission.created_at),

@@ -3,7 +3,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
+from web.i18n import lazy_gettext as _l
+
 
 class UploadForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information
-    models_py = FileField("Your models.py", validators=[FileRequired("Choose your models.py file first.")],
+    models_py = FileField(_l("Your models.py"), validators=[FileRequired(_l("Choose your models.py file first."))],
                           render_kw={"accept": ".py,text/x-python"})

@@ -15,38 +15,75 @@ from sqlalchemy.orm import Session, aliased, defer, selectinload
 from gradebook import policies, storage
 from gradebook.models import Assignment, GradingRun, Override, QuestionRecord, Submission, User, utcnow
 from gradebook.submissions import UploadDecision, UploadLimits, check_upload
+from gradebook.workers import live_workers
+from grader.messages import N_, Message, message
 from grader.questions import get_question
 from grader.report import Report
+from web.services.eta import Throughput, estimated_start_s, live_slots, typical_duration_s
+from web.services.history import HistoryPoint, QuestionHistory
 from web.services.models import GradeView, OverrideView, SubmissionView, UploadAllowance
 
 # A failed run waits for staff: to the student it is still waiting, never an error of theirs.
 RUN_STATE = {"queued": "queued", "delayed": "queued", "running": "running", "done": "graded",
              "superseded": "superseded", "cancelled": "cancelled", "failed": "queued"}
 _WAITING = ("queued", "delayed")
-_DELAYED = "Grading delayed by a problem on our side; it will be retried automatically."
-_FAILED = "Grading hit a problem on our side; staff have been told and will grade it again."
-_SUPERSEDED = "A newer upload replaced this one before grading started."
+_DELAYED = message(N_("Grading delayed by a problem on our side; it will be retried automatically."))
+_FAILED = message(N_("Grading hit a problem on our side; staff have been told and will grade it again."))
+_SUPERSEDED = message(N_("A newer upload replaced this one before grading started."))
+_RUNNING = message(N_("Training and checking your models"))
+# Recent graded runs whose durations make the typical run for the estimates.
+RECENT_DURATIONS = 50
 
 
-def submission(session: Session, submission_id: int) -> SubmissionView | None:
-    """The submission with its counted report and overrides (the result page), or None."""
+# A worker whose heartbeat is older than this is not counted (the workers' own lease, worker.options).
+WORKER_LEASE_S = 60.0
+
+
+def grading_capacity(session: Session) -> tuple[int, int]:
+    """(live workers, their grading processes): workers with a fresh heartbeat in the gradebook, and the sum
+    of the concurrency of those that are healthy (a worker with a problem takes no task)."""
+    live = live_workers(session, WORKER_LEASE_S)
+    return len(live), sum(w.concurrency for w in live if w.problem is None)
+
+
+def throughput(session: Session, workers: int | None) -> Throughput:
+    """The queue's measured pace: the median duration of recent graded runs, how long the running runs have
+    been running, and the live slots (`workers`: grading processes that can take work, None if unknown)."""
+    now = utcnow()
+    recent = session.execute(
+        select(GradingRun.started_at, GradingRun.finished_at)
+        .where(GradingRun.status == "done", GradingRun.started_at.is_not(None), GradingRun.finished_at.is_not(None))
+        .order_by(GradingRun.enqueued_at.desc()).limit(RECENT_DURATIONS)).all()
+    started = session.scalars(select(GradingRun.started_at).where(GradingRun.status == "running")).all()
+    elapsed = tuple(max(0.0, (now - t).total_seconds()) for t in started if t is not None)
+    return Throughput(
+        typical_run_s=typical_duration_s([(f - s).total_seconds() for s, f in recent if s and f]),
+        running_elapsed_s=elapsed,
+        slots=live_slots(workers, len(started)),
+    )
+
+
+def submission(session: Session, submission_id: int, pace: Throughput | None = None) -> SubmissionView | None:
+    """The submission with its counted report and overrides (the result page), or None. With `pace`, a
+    queued submission carries its estimated start."""
     row = session.scalar(select(Submission).where(Submission.id == submission_id).options(*_loads()))
     if row is None:
         return None
-    return _view(session, row, with_report=True)
+    return _view(session, row, with_report=True, pace=pace)
 
 
-def submissions_of(session: Session, user_id: int, assignment_id: int) -> list[SubmissionView]:
+def submissions_of(session: Session, user_id: int, assignment_id: int,
+                   pace: Throughput | None = None) -> list[SubmissionView]:
     """The user's submissions to one assignment, newest first, without reports."""
     rows = session.scalars(
         select(Submission).where(Submission.user_id == user_id, Submission.assignment_id == assignment_id)
         .options(*_loads()).order_by(Submission.id.desc())).all()
     # Numbers count in upload order; all of them are here, so no query per row.
     numbers = {s.id: len(rows) - i for i, s in enumerate(rows)}
-    return [_view(session, s, with_report=False, number=numbers[s.id]) for s in rows]
+    return [_view(session, s, with_report=False, number=numbers[s.id], pace=pace) for s in rows]
 
 
-def submission_status(session: Session, submission_id: int) -> SubmissionView | None:
+def submission_status(session: Session, submission_id: int, pace: Throughput | None = None) -> SubmissionView | None:
     """The cheap view the live pages poll: one statement, no report, no overrides."""
     rows = session.execute(_status_statement(), {"submission_id": submission_id}).all()
     if not rows:
@@ -56,14 +93,14 @@ def submission_status(session: Session, submission_id: int) -> SubmissionView | 
     state, run = pick_run(runs)
     current = next((r for r in runs if r.current), None)
     position = None
-    detail = ""
+    detail: Message | str = ""
     if run is not None and run.status in _WAITING:
         position = 1 + (run.waiting_before or 0)
         detail = _DELAYED if run.status == "delayed" else ""
     elif run is not None and run.status == "failed":
         detail = _FAILED
     elif run is not None and run.status == "running":
-        detail = "Training and checking your models"
+        detail = _RUNNING
     elif state == "superseded":
         detail = _SUPERSEDED
     return SubmissionView(
@@ -73,9 +110,16 @@ def submission_status(session: Session, submission_id: int) -> SubmissionView | 
         points=current.total_points if current is not None and current.status == "done" else None,
         max_points=current.max_points if current is not None else None,
         queue_position=position, status_detail=detail, late=s.late,
+        estimated_start_s=_estimate(position, pace),
         regrades=tuple((r.change_set_id or 0, RUN_STATE.get(r.status, r.status), r.total_points, r.current)
                        for r in runs if r.purpose == "regrade"),
     )
+
+
+def _estimate(position: int | None, pace: Throughput | None) -> float | None:
+    if position is None or pace is None:
+        return None
+    return estimated_start_s(position - 1, pace)
 
 
 def source_bytes(session: Session, submission_id: int) -> bytes | None:
@@ -101,9 +145,12 @@ def current_grade(session: Session, user_id: int, assignment: Assignment) -> Gra
     max_points = max_points_of(assignment)
     if chosen is None:
         return GradeView(points=None, max_points=max_points, policy=assignment.score_policy)
-    note = ""
+    note: Message | str = ""
     if chosen.factor < 1.0:
-        note = f"Counted late: {assignment.late_penalty_pct:g}% off ({chosen.factor:.0%} of the points kept)."
+        whole = float(assignment.late_penalty_pct).is_integer()
+        note = message(N_("Counted late: {penalty:.0%} off ({kept:.0%} of the points kept).") if whole else
+                       N_("Counted late: {penalty:.1%} off ({kept:.1%} of the points kept)."),
+                       penalty=assignment.late_penalty_pct / 100, kept=chosen.factor)
     live = [o for o in chosen.submission.overrides if not o.revoked]
     return GradeView(points=round(chosen.total, 2), max_points=chosen.max_points or max_points,
                      policy=assignment.score_policy, submission_id=chosen.submission.id,
@@ -119,12 +166,7 @@ def allowance(decision: UploadDecision) -> UploadAllowance:
     """The page's form of a gradebook upload decision: the reason plus when the next upload is allowed."""
     if decision.allowed:
         return UploadAllowance(True)
-    message = decision.reason
-    if decision.next_allowed_at is not None:
-        seconds = max(0, int((decision.next_allowed_at - utcnow()).total_seconds() + 0.999))
-        wait = f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
-        message += f" Your next upload is allowed at {decision.next_allowed_at.strftime('%H:%M:%S')} UTC (in {wait})."
-    return UploadAllowance(False, message, decision.next_allowed_at)
+    return UploadAllowance(False, decision.message or decision.reason, decision.next_allowed_at)
 
 
 def override_view(session: Session, o: Override, s: Submission) -> OverrideView:
@@ -197,11 +239,12 @@ def _status_statement() -> Any:
             .order_by(GradingRun.id))
 
 
-def _view(session: Session, s: Submission, *, with_report: bool, number: int | None = None) -> SubmissionView:
+def _view(session: Session, s: Submission, *, with_report: bool, number: int | None = None,
+          pace: Throughput | None = None) -> SubmissionView:
     state, run = pick_run(s.runs)
     current = policies.current_run(s)
     position = None
-    detail = ""
+    detail: Message | str = ""
     if run is not None and run.status in _WAITING:
         position = 1 + (session.scalar(
             select(func.count()).select_from(GradingRun).where(
@@ -212,8 +255,8 @@ def _view(session: Session, s: Submission, *, with_report: bool, number: int | N
         detail = _FAILED
     elif run is not None and run.status == "running":
         done = list(run.questions) if with_report else []
-        detail = "Training and checking your models" + (f" ({', '.join(q.question for q in done)} done)"
-                                                        if done else "")
+        detail = message(N_("Training and checking your models ({questions} done)"),
+                         questions=", ".join(q.question for q in done)) if done else _RUNNING
     elif state == "superseded":
         detail = _SUPERSEDED
     report = None
@@ -223,7 +266,7 @@ def _view(session: Session, s: Submission, *, with_report: bool, number: int | N
             try:
                 report = Report.from_dict(stored)
             except (ValueError, TypeError, KeyError):
-                detail = "The stored report could not be read; ask a TA."
+                detail = message(N_("The stored report could not be read; ask a TA."))
     points = current.total_points if current is not None and current.status == "done" else None
     live = [o for o in s.overrides if not o.revoked]
     if points is not None and live and current is not None:
@@ -239,6 +282,7 @@ def _view(session: Session, s: Submission, *, with_report: bool, number: int | N
         started_at=run.started_at if run else None, finished_at=run.finished_at if run else None,
         points=points, max_points=current.max_points if current is not None else None,
         queue_position=position, status_detail=detail, report=report, late=s.late,
+        estimated_start_s=_estimate(position, pace),
         overrides=tuple(override_view(session, o, s) for o in live),
         regrades=tuple((r.change_set_id or 0, RUN_STATE.get(r.status, r.status), r.total_points, r.current)
                        for r in s.runs if r.purpose == "regrade"),
@@ -258,3 +302,28 @@ def number_of(session: Session, s: Submission) -> int:
         Submission.user_id == s.user_id, Submission.assignment_id == s.assignment_id,
         Submission.id <= s.id)) or 1
 
+
+
+def question_history(session: Session, user_id: int, assignment: Assignment) -> list[QuestionHistory]:
+    """Per question of the assignment, the counted result of each of the user's graded submissions, oldest
+    first (for the progress charts)."""
+    numbers = {sid: n for n, sid in enumerate(session.scalars(
+        select(Submission.id).where(Submission.user_id == user_id, Submission.assignment_id == assignment.id)
+        .order_by(Submission.id)).all(), start=1)}
+    rows = session.execute(
+        select(Submission.id, Submission.uploaded_at, QuestionRecord.question, QuestionRecord.outcome,
+               QuestionRecord.points, QuestionRecord.max_points, QuestionRecord.metric_value)
+        .join(GradingRun, GradingRun.submission_id == Submission.id)
+        .join(QuestionRecord, QuestionRecord.run_id == GradingRun.id)
+        .where(Submission.user_id == user_id, Submission.assignment_id == assignment.id,
+               GradingRun.current.is_(True), GradingRun.status == "done")
+        .order_by(Submission.id)).all()
+    histories: list[QuestionHistory] = []
+    for question_id in assignment.questions:
+        question = get_question(question_id)
+        histories.append(QuestionHistory(
+            question=question_id, metric_name=question.metric_name, threshold=question.threshold,
+            comparison=question.comparison,
+            points=tuple(HistoryPoint(numbers.get(r.id, 0), r.uploaded_at, r.outcome, r.points, r.max_points,
+                                      r.metric_value) for r in rows if r.question == question_id)))
+    return histories

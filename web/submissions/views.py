@@ -7,27 +7,34 @@ gradebook.submissions.create_submission (limits, stored bytes, queued run) → c
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from gradebook import assignments, submissions
 from gradebook.models import Assignment, User, utcnow
+from grader.messages import N_, message
 from grader.source import SourceProblem, check_source
 from nngrade.settings import Settings
 from web import security
 from web.db import read_session, write_session
+from web.i18n import current_locale, fmt_time, fmt_wait, gettext, render
 from web.instructor.forms import OverrideForm, RegradeForm
 from web.queue import run_queue
-from web.services import feedback, pages
-from web.services.models import GradeView, SubmissionView
+from web.services import feedback, history, pages
+from web.services.eta import Throughput
+from web.services.models import GradeView, SubmissionView, UploadAllowance
 from web.submissions import queries
 from web.submissions.forms import UploadForm
 
 blueprint = Blueprint("submissions", __name__)
 _png_cache = feedback.PngCache()
 EXPECTED_NAME = "models.py"
+# The queue's pace changes slowly; every student polling status.json need not measure it again.
+PACE_TTL_S = 5.0
 
 
 def _settings() -> Settings:
@@ -41,12 +48,24 @@ def _limits() -> submissions.UploadLimits:
                                     per_day=s.uploads_per_day)
 
 
+def current_pace() -> Throughput:
+    """The queue's measured pace for estimates, measured at most every PACE_TTL_S seconds per process."""
+    cached: tuple[float, Throughput] | None = current_app.extensions.get("nngrade.pace")
+    if cached is not None and time.monotonic() - cached[0] < PACE_TTL_S:
+        return cached[1]
+    # Slots from the workers' heartbeats in the gradebook: asking the broker would hold the request.
+    session = read_session()
+    pace = queries.throughput(session, queries.grading_capacity(session)[1])
+    current_app.extensions["nngrade.pace"] = (time.monotonic(), pace)
+    return pace
+
+
 def visible_submission(submission_id: int, *, lean: bool = False) -> SubmissionView:
     """The submission if the current user may see it; 404 otherwise, so ids of others reveal nothing."""
     user = security.require_user()
     session = read_session()
-    found = (queries.submission_status(session, submission_id) if lean
-             else queries.submission(session, submission_id))
+    found = (queries.submission_status(session, submission_id, current_pace()) if lean
+             else queries.submission(session, submission_id, current_pace()))
     if found is None or (not user.is_staff and found.user_id != user.id):
         abort(404)
     return found
@@ -97,7 +116,7 @@ def upload(slug: str) -> BaseResponse | tuple[str, int]:
     problem = _name_problem(file.filename or "")
     checked = problem or check_source(data, _settings().upload_max_bytes)
     if isinstance(checked, SourceProblem):
-        return _assignment_page(chosen, form, checked), 422
+        return _assignment_page(chosen, form, problem_text(checked)), 422
     session = write_session()
     owner = session.get(User, user.id)
     target = session.get(Assignment, chosen.id)
@@ -108,12 +127,12 @@ def upload(slug: str) -> BaseResponse | tuple[str, int]:
                                                         filename=EXPECTED_NAME)
     except submissions.UploadRejected as rejected:
         session.rollback()
-        message = queries.allowance(rejected.decision).message
-        return _assignment_page(chosen, form, SourceProblem(message)), 429
+        return _assignment_page(chosen, form, allowance_text(queries.allowance(rejected.decision))), 429
     submission_id, run_id, number = submission.id, run.id, queries.number_of(session, submission)
     session.commit()
     run_queue().publish(run_id, "submission")
-    flash(f"Submission #{number} for {chosen.title} received and queued for grading.", "success")
+    flash(gettext("Submission #%(number)s for %(title)s received and queued for grading.", number=number,
+                  title=chosen.title), "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
@@ -128,23 +147,45 @@ def _name_problem(filename: str) -> SourceProblem | None:
     name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     if name.endswith(".py"):
         return None
-    return SourceProblem(f"Upload a Python file named {EXPECTED_NAME}; {name or 'this file'} is not a .py file.")
+    why = (message(N_("Upload a Python file named {expected}; {name} is not a .py file."), expected=EXPECTED_NAME,
+                   name=name) if name else
+           message(N_("Upload a Python file named {expected}; this file is not a .py file."), expected=EXPECTED_NAME))
+    return SourceProblem(why.text, None, (why,))
 
 
-def _assignment_page(chosen: Assignment, form: UploadForm, problem: SourceProblem | None = None) -> str:
+def problem_text(problem: SourceProblem) -> str:
+    """Why an upload was refused, in the request's language."""
+    if not problem.localizable:
+        return problem.message
+    return " ".join(render(m) for m in problem.localizable)
+
+
+def allowance_text(allowance: UploadAllowance) -> str:
+    """Why an upload is not allowed now and, when it will be, the time and the wait."""
+    text = render(allowance.message)
+    if allowance.next_allowed_at is not None:
+        seconds = max(0.0, (allowance.next_allowed_at - utcnow()).total_seconds())
+        text += " " + gettext("Your next upload is allowed at %(time)s (in %(wait)s).",
+                              time=fmt_time(allowance.next_allowed_at), wait=fmt_wait(seconds))
+    return text
+
+
+def _assignment_page(chosen: Assignment, form: UploadForm, problem: str | None = None) -> str:
     user = security.require_user()
     session = read_session()
     if problem is not None:
-        form.models_py.errors = [*form.models_py.errors, problem.message]
+        form.models_py.errors = [*form.models_py.errors, problem]
     owner = session.get(User, user.id)
     if owner is None:
         abort(404)
-    history = queries.submissions_of(session, user.id, chosen.id)
+    mine = queries.submissions_of(session, user.id, chosen.id, current_pace())
+    allowance = queries.upload_allowance(session, owner, chosen, _limits())
     return render_template(
-        "submissions/assignment.html", assignment=chosen, form=form, problem=problem, submissions=history,
+        "submissions/assignment.html", assignment=chosen, form=form, problem=problem, submissions=mine,
         grade=queries.current_grade(session, user.id, chosen),
-        allowance=queries.upload_allowance(session, owner, chosen, _limits()),
-        pending=next((s for s in history if s.pending), None))
+        allowance=allowance, allowance_text="" if allowance.allowed else allowance_text(allowance),
+        history_chart=Markup(history.chart_svg(queries.question_history(session, user.id, chosen))),
+        pending=next((s for s in mine if s.pending), None))
 
 
 @blueprint.get("/submissions/<int:submission_id>")
@@ -193,9 +234,11 @@ def chart(submission_id: int, name: str) -> Response:
         abort(404)
     report = submission.report
     data_dir = _settings().data_dir
+    locale = current_locale()
     try:
-        png = _png_cache.get_or_render((report.submission_sha256, submission.id, submission.finished_at, name),
-                                       lambda: feedback.render_chart(report, name, data_dir))
+        png = _png_cache.get_or_render(
+            (report.submission_sha256, submission.id, submission.finished_at, name, locale),
+            lambda: feedback.render_chart(report, name, data_dir, feedback.chart_words()))
     except feedback.ChartUnavailable:
         abort(404)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=3600"})

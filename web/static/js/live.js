@@ -18,7 +18,8 @@
           if (!s) { setTimeout(poll, POLL_MS * 3); return; }
           var badge = el.querySelector('[data-field="label"]');
           if (badge) { badge.textContent = s.label; badge.className = "badge badge-" + s.status; }
-          text(el, "position", s.status === "queued" && s.queue_position ? "Position " + s.queue_position + " in the queue" : "");
+          // The server writes every sentence in the reader's language; this file only places them.
+          text(el, "position", s.position_text);
           text(el, "detail", s.detail);
           if (!s.pending) { window.location.reload(); return; }
           setTimeout(poll, POLL_MS);
@@ -30,16 +31,11 @@
 
   function watchQueue(el) {
     var url = el.getAttribute("data-live-queue");
-    function seconds(v) { return v === null || v === undefined ? "–" : Math.round(v) + " s"; }
     function poll() {
       fetch(url, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; })
         .then(function (q) {
-          if (q) {
-            text(el, "depth", String(q.depth));
-            text(el, "running", String(q.running));
-            text(el, "workers", q.workers === null ? "unknown" : String(q.workers));
-            text(el, "oldest_wait_s", seconds(q.oldest_wait_s));
-            text(el, "median_wait_s", seconds(q.median_wait_s));
+          if (q && q.texts) {
+            Object.keys(q.texts).forEach(function (field) { text(el, field, q.texts[field]); });
           }
           setTimeout(poll, 5000);
         }).catch(function () { setTimeout(poll, 15000); });
