@@ -18,7 +18,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -26,13 +25,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from grader import plain_locale
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.local_runner import LocalRunner
+from grader.messages import N_, Message
 from grader.source import SourceProblem, check_source
 from grader.text_report import escape_controls, render_table
 
 KIT_CONFIG = "kit.json"
+# The portal's compiled catalogs, shipped in the kit (web/services/kit.py): <lang>/LC_MESSAGES/messages.mo.
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 BUNDLE = "mnist-public.npz"  # the name grader/kit/backend.py reads
 # The sandbox's stack: with this NumPy (and the pinned kernels), q1's loss here is the server's to the bit.
 SERVER_STACK = ("3.9", "1.22.4")
@@ -45,12 +48,31 @@ Say = Callable[[str], None]
 class CheckError(Exception):
     """Something the student must fix before the checker can grade; the message says what."""
 
+    def __init__(self, template: str, **params: Any) -> None:
+        self.message = Message(template, {k: str(v) if isinstance(v, Path) else v for k, v in params.items()})
+        super().__init__(self.message.text)
+
+
+class Speaker:
+    """The checker's sentences and the grader's feedback in the kit's language (English without a catalog)."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in plain_locale.LANGUAGES else "en"
+        self.translations = plain_locale.catalog(LOCALE_DIR, self.language)
+
+    def __call__(self, template: str, **values: Any) -> str:
+        return plain_locale.translate(self.translations, self.language, template, **values)
+
+    def message(self, message: Message | None, english: str) -> str:
+        return english if message is None else self(message.template, **message.params)
+
 
 def main(argv: list[str], kit_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run the checker for the kit in `kit_dir`; 0 when every question earns full points, 1 otherwise, 2 when
     it cannot grade (the message says why). With --json the report goes to `out` as JSON and everything
     else to `err`."""
     shown = out
+    t = Speaker("en")
 
     def say(text: str) -> None:
         print(text, file=shown, flush=True)
@@ -58,6 +80,7 @@ def main(argv: list[str], kit_dir: Path, out: TextIO = sys.stdout, err: TextIO =
     try:
         kit = load_kit(kit_dir)
         args = _parse(argv, kit)
+        t = Speaker(args.lang or str(kit.get("language") or "en"))
         if args.json:
             shown = err
         config = _config(kit, args)
@@ -65,24 +88,26 @@ def main(argv: list[str], kit_dir: Path, out: TextIO = sys.stdout, err: TextIO =
         _check_models(models)
         data_dir = Path(args.data_dir).resolve() if args.data_dir else kit_dir / "data"
         if "q2" in config.questions:
-            ensure_data(kit, data_dir, say)
+            ensure_data(kit, data_dir, say, t)
     except CheckError as problem:
-        say(f"check.py: {problem}")
+        say(f"check.py: {t.message(problem.message, str(problem))}")
         return 2
-    say(environment_line())
-    say(f"Grading {models} ({', '.join(config.questions)}; seeds {', '.join(map(str, config.seeds))}) ...")
-    progress = _Progress(say)
+    say(environment_line(t))
+    say(t(N_("Grading {models} ({questions}; seeds {seeds}) ..."), models=str(models),
+          questions=", ".join(config.questions), seeds=", ".join(map(str, config.seeds))))
+    progress = _Progress(say, t)
     report = grade_submission(models, config, LocalRunner(data_dir), data_dir, split="validation",
                               on_progress=progress.update)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2), file=out, flush=True)
         return 0 if report.total_points == report.max_points else 1
     say("")
-    say(render_table(report))
+    say(render_table(report, say=t.message, words=t))
     if any(q.scored_on == "validation" for q in report.questions):
         say("")
-        say("q2 here is scored on the validation images; the server scores the test images, whose labels only it "
-            "has, so your grade there may differ by a little. Aim for 97.5% here.")
+        say(t(N_("q2 here is scored on the validation images; the server scores the test images, whose labels "
+                 "only it has, so your grade there may differ by a little. Aim for {target:.1%} here."),
+              target=0.975))
     return 0 if report.total_points == report.max_points else 1
 
 
@@ -92,25 +117,28 @@ def load_kit(kit_dir: Path) -> Mapping[str, Any]:
     try:
         kit: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CheckError(f"cannot read {path} ({exc}): download the starter kit again from the portal") from None
+        raise CheckError(N_("cannot read {path} ({problem}): download the starter kit again from the portal"),
+                         path=path, problem=str(exc)) from None
     return kit
 
 
-def environment_line() -> str:
+def environment_line(t: Speaker) -> str:
     """Which Python and NumPy this checker runs on, and what that means for comparing with the server."""
     import numpy
 
     python, numpy_version = platform.python_version(), numpy.__version__
-    same = python.startswith(SERVER_STACK[0] + ".") and numpy_version == SERVER_STACK[1]
-    line = f"Python {python}, NumPy {numpy_version} ({platform.system()} {platform.machine()})."
-    if same:
-        return line + " The server runs the same: q1's loss here is the server's to the last digit."
-    return line + (f" The server runs Python {SERVER_STACK[0]} with NumPy {SERVER_STACK[1]}: the verdicts are the "
-                   "same, q1's loss may differ from the server's in its last digits.")
+    line = t(N_("Python {python}, NumPy {numpy} ({system} {machine})."), python=python, numpy=numpy_version,
+             system=platform.system(), machine=platform.machine())
+    if python.startswith(SERVER_STACK[0] + ".") and numpy_version == SERVER_STACK[1]:
+        return line + " " + t(N_("The server runs the same: q1's loss here is the server's to the last digit."))
+    return line + " " + t(N_("The server runs Python {python} with NumPy {numpy}: the verdicts are the same, q1's "
+                             "loss may differ from the server's in its last digits."),
+                          python=SERVER_STACK[0], numpy=SERVER_STACK[1])
 
 
-def ensure_data(kit: Mapping[str, Any], data_dir: Path, say: Say) -> Path:
+def ensure_data(kit: Mapping[str, Any], data_dir: Path, say: Say, t: Speaker | None = None) -> Path:
     """The public MNIST bundle in `data_dir`/public, downloaded from the portal when it is not there yet."""
+    t = t or Speaker("en")
     public = data_dir / "public"
     if (public / "train_images.npy").is_file() or (public / BUNDLE).is_file():
         return public
@@ -122,10 +150,11 @@ def ensure_data(kit: Mapping[str, Any], data_dir: Path, say: Say) -> Path:
     data = kit.get("data") or {}
     url, sha256 = data.get("url"), data.get("sha256")
     if not url or not sha256:
-        raise CheckError(f"q2 needs the MNIST data: download {BUNDLE} from the portal's starter-kit page and "
-                         f"put it in {public}")
+        raise CheckError(N_("q2 needs the MNIST data: download {bundle} from the portal's starter-kit page and "
+                            "put it in {folder}"), bundle=BUNDLE, folder=public)
     public.mkdir(parents=True, exist_ok=True)
-    say(f"Downloading the MNIST data ({int(data.get('bytes', 0)) >> 20} MB) from the portal, once ...")
+    say(t(N_("Downloading the MNIST data ({size_mb} MB) from the portal, once ..."),
+          size_mb=int(data.get("bytes", 0)) >> 20))
     _download(str(url), str(sha256), public / BUNDLE)
     return public
 
@@ -139,11 +168,13 @@ def _download(url: str, sha256: str, dest: Path) -> None:
                 digest.update(chunk)
                 f.write(chunk)
         if digest.hexdigest() != sha256:
-            raise CheckError("the downloaded MNIST data is damaged (its SHA-256 does not match): run check.py again")
+            raise CheckError(N_("the downloaded MNIST data is damaged (its SHA-256 does not match): run check.py "
+                                "again"))
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError) as exc:
-        raise CheckError(f"cannot download the MNIST data ({exc}); download {BUNDLE} from the portal's "
-                         f"starter-kit page and put it in {dest.parent}") from None
+        raise CheckError(N_("cannot download the MNIST data ({problem}); download {bundle} from the portal's "
+                            "starter-kit page and put it in {folder}"),
+                         problem=str(exc), bundle=BUNDLE, folder=dest.parent) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -157,11 +188,13 @@ def _parse(argv: list[str], kit: Mapping[str, Any]) -> argparse.Namespace:
     parser.add_argument("--models", help="the models.py to check (default: the one in this folder)")
     parser.add_argument("--data-dir", help="where the MNIST data is or goes (default: data/ in this folder)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON (as `nngrade grade --json`)")
+    parser.add_argument("--lang", choices=plain_locale.LANGUAGES, help="the language of what check.py says "
+                        "(default: the kit's, chosen on the portal)")
     try:
         return parser.parse_args(argv)
     except SystemExit as exc:
         if exc.code:
-            raise CheckError("see the usage above") from None
+            raise CheckError(N_("see the usage above")) from None
         raise
 
 
@@ -169,7 +202,8 @@ def _config(kit: Mapping[str, Any], args: argparse.Namespace) -> AssignmentConfi
     try:
         config = AssignmentConfig.from_dict(kit["config"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckError(f"{KIT_CONFIG} is damaged ({exc}): download the starter kit again") from None
+        raise CheckError(N_("{file} is damaged ({problem}): download the starter kit again"), file=KIT_CONFIG,
+                         problem=str(exc)) from None
     if args.questions:
         config = replace(config, questions=tuple(q for q in config.questions if q in args.questions))
     if args.seed is not None:
@@ -181,23 +215,25 @@ def _check_models(models: Path) -> None:
     try:
         problem = check_source(models.read_bytes())
     except OSError as exc:
-        raise CheckError(f"cannot read {models} ({exc})") from None
+        raise CheckError(N_("cannot read {path} ({problem})"), path=models, problem=str(exc)) from None
     if isinstance(problem, SourceProblem):
-        raise CheckError(f"the portal would refuse {models.name}: {escape_controls(problem.message)}")
+        raise CheckError(N_("the portal would refuse {name}: {reason}"), name=models.name,
+                         reason=escape_controls(problem.message))
 
 
 class _Progress:
     """A line per attempt as it starts, and the validation accuracy as the model reports it."""
 
-    def __init__(self, say: Say) -> None:
+    def __init__(self, say: Say, t: Speaker) -> None:
         self.say = say
+        self.t = t
         self.current: tuple[Any, Any] | None = None
-        self.started = time.monotonic()
 
     def update(self, event: Mapping[str, Any]) -> None:
         key = (event.get("question"), event.get("seed"))
         if key != self.current:
             self.current = key
-            self.say(f"  {key[0]}, seed {key[1]}: training ...")
+            self.say(self.t(N_("  {question}, seed {seed}: training ..."), question=key[0], seed=key[1]))
         if event.get("event") == "validation_accuracy":
-            self.say(f"  {key[0]}, seed {key[1]}: validation accuracy {float(event['value']):.2%}")
+            self.say(self.t(N_("  {question}, seed {seed}: validation accuracy {accuracy:.2%}"), question=key[0],
+                            seed=key[1], accuracy=float(event["value"])))

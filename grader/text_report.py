@@ -12,8 +12,29 @@ from __future__ import annotations
 
 from typing import Callable
 
-from grader.messages import Message
+from grader.messages import N_, Message
 from grader.report import QuestionResult, Report, format_metric
+
+Words = Callable[[str], str]
+
+# The table's words, translated where a reader's language is given (the kit's checker); the outcomes as the
+# portal names them for students (web/services/pages.py uses the same English, so one translation serves both).
+OUTCOME_WORDS = {
+    "passed": N_("passed"),
+    "below_threshold": N_("below the goal"),
+    "diverged": N_("diverged"),
+    "failed_check": N_("failed a check"),
+    "error": N_("error in your code"),
+    "timeout": N_("time limit reached"),
+    "out_of_memory": N_("out of memory"),
+    "crashed": N_("crashed"),
+    "bad_output": N_("bad output"),
+    "infrastructure_error": N_("problem on our side"),
+}
+METRIC_WORDS = {"loss": N_("loss"), "accuracy": N_("accuracy")}
+TOTAL, HINT, WARNING, OUTPUT = N_("Total"), N_("hint"), N_("warning"), N_("output (last lines)")
+HEADER = (N_("Question"), N_("Points"), N_("Outcome"), N_("Metric"), N_("Threshold"), N_("Attempts (seed: outcome)"),
+          N_("Time"))
 
 # C0 controls (tab and newline are layout, kept where they separate lines), DEL, the C1 controls (U+009B is
 # a one-character CSI on some terminals) and the bidirectional overrides that reorder what is displayed.
@@ -41,29 +62,36 @@ def _english(message: Message | None, english: str) -> str:
     return english
 
 
-def render_table(report: Report, say: Callable[[Message | None, str], str] = _english) -> str:
+def render_table(
+    report: Report, say: Callable[[Message | None, str], str] = _english, words: Words | None = None
+) -> str:
     """The report as a table, one row per question, then what went wrong with each question that lost points.
 
     `say(message, english)` gives the grader's sentences (details, hints, warnings) in the reader's language
-    from their templates (grader.messages); by default the English record.
+    from their templates (grader.messages); by default the English record. `words` translates the table's
+    own words (headers, outcome names, labels); without it they are English and outcomes are their codes.
     """
-    header = ("Question", "Points", "Outcome", "Metric", "Threshold", "Attempts (seed: outcome)", "Time")
-    rows = [header]
+    word = words or (lambda text: text)
+
+    def outcome(code: str) -> str:
+        return word(OUTCOME_WORDS.get(code, code)) if words is not None else code
+
+    rows = [tuple(word(h) for h in HEADER)]
     for q in report.questions:
         rows.append((
             q.question,
             f"{q.points}/{q.max_points}",
-            q.outcome,
-            f"{_metric_label(q)} {format_metric(q.metric_name, q.metric_value)}",
+            outcome(q.outcome),
+            f"{_metric_label(q, word)} {format_metric(q.metric_name, q.metric_value)}",
             f"{q.comparison} {_threshold(q.metric_name, q.threshold)}",
-            ", ".join(f"{a.seed}: {a.outcome}" for a in q.attempts),
+            ", ".join(f"{a.seed}: {outcome(a.outcome)}" for a in q.attempts),
             f"{sum(a.wall_s for a in q.attempts):.1f} s",
         ))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(HEADER))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
              for row in rows]
-    lines.append(f"Total  {report.total_points}/{report.max_points}   ({report.wall_s:.1f} s, "
-                 f"{report.environment.runner} runner, numpy {report.environment.numpy_version})")
+    lines.append(f"{word(TOTAL)}  {report.total_points}/{report.max_points}   ({report.wall_s:.1f} s, "
+                 f"{report.environment.runner}, numpy {report.environment.numpy_version})")
     # Details, tracebacks, hints and output carry the submission's own text: every control character in
     # them is escaped, and multi-line blocks are indented under our own lines.
     for q in report.questions:
@@ -77,17 +105,18 @@ def render_table(report: Report, say: Callable[[Message | None, str], str] = _en
         hints = [say(m, m.text) for m in attempt.hint_messages] if attempt.hint_messages else list(q.hints)
         warnings = ([say(m, m.text) for m in attempt.warning_messages] if attempt.warning_messages
                     else list(attempt.warnings))
-        lines.extend(f"  hint: {_one_line(hint)}" for hint in hints)
-        lines.extend(f"  warning: {_one_line(warning)}" for warning in warnings)
+        lines.extend(f"  {word(HINT)}: {_one_line(hint)}" for hint in hints)
+        lines.extend(f"  {word(WARNING)}: {_one_line(warning)}" for warning in warnings)
         excerpt = escape_controls(attempt.log_excerpt).strip().splitlines()
         if excerpt and q.points < q.max_points:
-            lines.append("  output (last lines):")
+            lines.append(f"  {word(OUTPUT)}:")
             lines.extend(f"    {line[:200]}" for line in excerpt[-10:])
     return "\n".join(lines)
 
 
-def _metric_label(q: QuestionResult) -> str:
-    return f"validation {q.metric_name}" if q.scored_on == "validation" else q.metric_name
+def _metric_label(q: QuestionResult, word: Words) -> str:
+    name = word(METRIC_WORDS.get(q.metric_name, q.metric_name))
+    return word(N_("validation {metric}")).format(metric=name) if q.scored_on == "validation" else name
 
 
 def _one_line(text: str) -> str:

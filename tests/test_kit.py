@@ -68,6 +68,20 @@ def test_the_archive_holds_the_kit_and_this_students_configuration() -> None:
     assert kit.build_kit(manifest, "# readme\n") == archive_bytes  # same contents, same bytes
 
 
+@pytest.mark.parametrize("template", [
+    "{x:.4f}", "{x:.6f}", "{x:.2%}", "{x:.1%}", "{x:.0%}", "{x:g}", "{x:.3g}", "{x}", "{n}", "{n:d}",
+])
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_kits_number_notation_is_the_portals(template: str, language: str) -> None:
+    """check.py writes numbers as the portal's Babel does, with the standard library alone."""
+    from grader.plain_locale import PlainFormatter
+    from web.i18n import format_message
+
+    for x, n in [(0.0049, 5), (0.9746, 60000), (12345.678, 1234), (-0.5, -70000), (0.0, 0), (1e-07, 999)]:
+        assert PlainFormatter(language).vformat(template, (), {"x": x, "n": n}) == \
+            format_message(template, {"x": x, "n": n}, language), (template, x, n)
+
+
 # ------------------------------------------------------------------------------------ a running portal
 
 
@@ -116,9 +130,10 @@ def _student(portal: Portal, account: Account = STUDENT) -> Browser:
     return user
 
 
-def _unzipped_kit(portal: Portal, into: Path, account: Account = STUDENT) -> Path:
+def _unzipped_kit(portal: Portal, into: Path, account: Account = STUDENT, language: str = "en") -> Path:
     """The kit as the student gets it: the page's link, the archive, an empty folder."""
     user = _student(portal, account)
+    user.http.headers["Accept-Language"] = language
     page = user.get("/kit/")
     assert page.status_code == 200 and "/kit/nn/nngrade-starter-kit.zip" in page.text
     archive = user.get("/kit/nn/nngrade-starter-kit.zip")
@@ -158,7 +173,8 @@ def _check(
     """`python check.py --json ARGS` in the kit folder, as a student's shell runs it: the report and what
     check.py said besides."""
     env = {"PATH": f"{Path(python).parent}:/usr/bin:/bin", "HOME": str(kit_dir), "LANG": "C.UTF-8"}
-    done = subprocess.run([*(command or [str(python)]), "check.py", "--json", *args], cwd=kit_dir, env=env,
+    done = subprocess.run([*(command or [str(python)]), "check.py", "--json", "--lang", "en", *args], cwd=kit_dir,
+                          env=env,
                           capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, check=False)
     assert done.returncode in (0, 1), f"check.py exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout), done.stderr
@@ -292,3 +308,22 @@ def test_the_data_link_serves_the_public_bundle_and_ends_with_the_password(porta
         "current_password": OTHER.password, "new_password": "tomas-password-2", "confirm": "tomas-password-2"})
     assert changed.status_code == 200
     assert anonymous.http.get(link["url"], timeout=60).status_code == 403
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_a_spanish_students_kit_speaks_spanish(portal: Portal, student_python: Path, tmp_path: Path) -> None:
+    kit_dir = _unzipped_kit(portal, tmp_path / "kit", language="es")
+    assert json.loads((kit_dir / "kit.json").read_text())["language"] == "es"
+    assert "## 1. Prepara Python" in (kit_dir / "README.md").read_text()
+    shutil.copyfile(BROKEN, kit_dir / "models.py")
+    env = {"PATH": f"{student_python.parent}:/usr/bin:/bin", "HOME": str(kit_dir), "LANG": "C.UTF-8"}
+    done = subprocess.run([str(student_python), "check.py", "q1"], cwd=kit_dir, env=env, capture_output=True,
+                          text=True, timeout=CHECK_TIMEOUT_S, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    for spanish in ("El servidor usa Python 3.9 con NumPy 1.22.4", "Corrigiendo", "semilla", "Pregunta", "Puntos",
+                    "Resultado", "Umbral", "Intentos (semilla: resultado)"):
+        assert spanish in out, (spanish, out)
+    for english in ("The server runs", "Grading", "Question", "Threshold", "hint:"):
+        assert english not in out, (english, out)

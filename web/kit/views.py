@@ -81,6 +81,7 @@ def download(slug: str) -> Response:
         portal_url=url_for("kit.index", _external=True).removesuffix("/kit/"),
         data_url=url_for("kit.data", token=token, _external=True),
         data=_public_data(),
+        language=_language(),
     )
     readme = render_template(f"kit/README.{_language()}.md", assignment=chosen, manifest=manifest,
                              kit_url=url_for("kit.index", _external=True))

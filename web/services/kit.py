@@ -32,6 +32,7 @@ LANGUAGES = ("es", "en")
 _GRADER_DIR = Path(grader.__file__).resolve().parent
 _REPO_DIR = _GRADER_DIR.parent
 _FILES_DIR = Path(__file__).resolve().parent.parent / "kit" / "files"
+_TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 # A fixed timestamp keeps the archive byte-identical for identical contents.
 _ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 # Never shipped: bytecode, and a data cache someone may have put beside the grader's kit.
@@ -74,6 +75,12 @@ def kit_files() -> list[KitFile]:
     return files
 
 
+def _catalogs() -> list[KitFile]:
+    """The portal's compiled catalogs, which check.py reads with gettext (grader/plain_locale.py)."""
+    return [KitFile(f"grader/locale/{mo.relative_to(_TRANSLATIONS_DIR).as_posix()}", mo, "catalog")
+            for mo in sorted(_TRANSLATIONS_DIR.glob("*/LC_MESSAGES/messages.mo"))]
+
+
 def _grader_files() -> Iterator[Path]:
     for path in sorted(_GRADER_DIR.rglob("*")):
         parts = path.relative_to(_GRADER_DIR).parts
@@ -85,10 +92,12 @@ def _grader_files() -> Iterator[Path]:
 
 
 def kit_manifest(config: AssignmentConfig, assignment: Mapping[str, str], portal_url: str,
-                 data_url: str | None, data: PublicData | None) -> dict[str, Any]:
-    """kit.json: the assignment the kit checks against, and where its checker downloads the MNIST data."""
+                 data_url: str | None, data: PublicData | None, language: str = "en") -> dict[str, Any]:
+    """kit.json: the assignment the kit checks against, the language check.py speaks, and where its checker
+    downloads the MNIST data."""
     return {
         "format": KIT_FORMAT,
+        "language": language,
         "assignment": dict(assignment),
         "config": config.to_dict(),
         "portal": portal_url,
@@ -104,7 +113,7 @@ def build_kit(manifest: Mapping[str, Any], readme: str) -> bytes:
                  "kit.json": (json.dumps(manifest, indent=2) + "\n").encode("utf-8")}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for f in kit_files():
+        for f in [*kit_files(), *_catalogs()]:
             data = generated[f.name] if f.source is None else f.source.read_bytes()
             info = zipfile.ZipInfo(f"{KIT_ROOT}/{f.name}", date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
