@@ -36,6 +36,9 @@ class Settings:
     # Where browsers reach the portal when that is not web_host: a container bound to 0.0.0.0 whose port is
     # published on the host's 127.0.0.1 (docker-compose sets it from NNGRADE_BIND).
     published_host: str = ""
+    # How many reverse proxies (a TLS terminator) stand in front of the portal and append X-Forwarded-For;
+    # 0 trusts no such header, so a client cannot pick the address its sign-ins are throttled by.
+    trusted_proxies: int = 0
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +64,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_host=env.get("NNGRADE_WEB_HOST", "127.0.0.1"),
         web_port=_int(env, "NNGRADE_WEB_PORT", 8000),
         published_host=env.get("NNGRADE_PUBLISHED_HOST", ""),
+        trusted_proxies=_int(env, "NNGRADE_TRUSTED_PROXIES", 0),
     )
 
 

@@ -96,15 +96,34 @@ def test_failed_sign_ins_are_throttled_per_address(settings: Settings, redis_ser
     assert _login(other, "bob", BOB.password, address="10.9.8.7").status_code == 302
 
 
-def _login(client: object, username: str, password: str, address: str = "127.0.0.1") -> object:
+def _login(client: object, username: str, password: str, address: str = "127.0.0.1",
+           forwarded_for: str | None = None) -> object:
     from flask.testing import FlaskClient
     from portal_support import csrf_token
 
     assert isinstance(client, FlaskClient)
     environ = {"REMOTE_ADDR": address}
-    token = csrf_token(client.get("/login", environ_base=environ).text)
+    headers = {} if forwarded_for is None else {"X-Forwarded-For": forwarded_for}
+    token = csrf_token(client.get("/login", environ_base=environ, headers=headers).text)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
-                       environ_base=environ)
+                       environ_base=environ, headers=headers)
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_behind_a_trusted_proxy_the_client_address_counts(
+    settings: Settings, redis_server: RedisServer, hops: int  # noqa: F811
+) -> None:
+    """Every request arrives from the proxy's address: with NNGRADE_TRUSTED_PROXIES=1 the limit is per client
+    (X-Forwarded-For); without it the header is ignored, so nobody can pick the address they are counted by."""
+    _flush(redis_server)
+    app = create_app(replace(settings, trusted_proxies=hops), RecordingQueue())
+    app.config.update(NNGRADE_LOGIN_LIMIT_PER_ACCOUNT="100 per 15 minutes",
+                      NNGRADE_LOGIN_LIMIT_PER_ADDRESS="3 per 15 minutes")
+    proxy = "10.0.0.2"
+    for n in range(3):
+        assert _login(app.test_client(), f"nobody{n}", "guess", proxy, forwarded_for="198.51.100.7").status_code == 401
+    other_client = _login(app.test_client(), "bob", BOB.password, proxy, forwarded_for="203.0.113.9")
+    assert other_client.status_code == (302 if hops else 429)
 
 
 def test_first_login_forces_a_password_change(portal: str) -> None:

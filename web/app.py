@@ -10,6 +10,7 @@ from flask import Flask, Response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from nngrade.settings import Settings, SettingsError
 from web import db, i18n, queue, security, throttle
@@ -31,6 +32,7 @@ def create_app(settings: Settings, run_queue: RunQueue | None = None, *, testing
     i18n.CatalogError when the translations are not compiled (scripts/setup.d/25-catalogs.sh).
     """
     app = Flask(__name__)
+    register_proxies(app, settings.trusted_proxies)
     register_config(app, settings, testing)
     i18n.init_app(app)
     db.init_app(app, settings.database_url)
@@ -41,6 +43,14 @@ def create_app(settings: Settings, run_queue: RunQueue | None = None, *, testing
     register_errorhandlers(app)
     register_hooks(app)
     return app
+
+
+def register_proxies(app: Flask, hops: int) -> None:
+    """Behind `hops` reverse proxies, take the client's address, scheme and host from their X-Forwarded-*
+    headers (werkzeug's ProxyFix), so sign-in throttling counts per real client and not per proxy. With
+    0 (the default) the headers are ignored: a client reaching the portal directly could forge them."""
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def is_loopback(host: str) -> bool:
