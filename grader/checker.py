@@ -50,15 +50,17 @@ class CheckError(Exception):
 
     def __init__(self, template: str, **params: Any) -> None:
         self.message = Message(template, {k: str(v) if isinstance(v, Path) else v for k, v in params.items()})
+        # The `reason` parameter as translatable sentences, where it has them (a refused models.py).
+        self.reasons: tuple[Message, ...] = ()
         super().__init__(self.message.text)
 
 
 class Speaker:
     """The checker's sentences and the grader's feedback in the kit's language (English without a catalog)."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, locale_dir: Path = LOCALE_DIR) -> None:
         self.language = language if language in plain_locale.LANGUAGES else "en"
-        self.translations = plain_locale.catalog(LOCALE_DIR, self.language)
+        self.translations = plain_locale.catalog(locale_dir, self.language)
 
     def __call__(self, template: str, **values: Any) -> str:
         return plain_locale.translate(self.translations, self.language, template, **values)
@@ -79,8 +81,10 @@ def main(argv: list[str], kit_dir: Path, out: TextIO = sys.stdout, err: TextIO =
 
     try:
         kit = load_kit(kit_dir)
-        args = _parse(argv, kit)
-        t = Speaker(args.lang or str(kit.get("language") or "en"))
+        t = Speaker(str(kit.get("language") or "en"))
+        args = _parse(argv, kit, t)
+        if args.lang:
+            t = Speaker(args.lang)
         if args.json:
             shown = err
         config = _config(kit, args)
@@ -90,7 +94,11 @@ def main(argv: list[str], kit_dir: Path, out: TextIO = sys.stdout, err: TextIO =
         if "q2" in config.questions:
             ensure_data(kit, data_dir, say, t)
     except CheckError as problem:
-        say(f"check.py: {t.message(problem.message, str(problem))}")
+        message = problem.message
+        if problem.reasons:
+            reason = escape_controls(" ".join(t.message(m, m.text) for m in problem.reasons))
+            message = Message(message.template, {**message.params, "reason": reason})
+        say(f"check.py: {t.message(message, str(problem))}")
         return 2
     say(environment_line(t))
     say(t(N_("Grading {models} ({questions}; seeds {seeds}) ..."), models=str(models),
@@ -151,15 +159,15 @@ def ensure_data(kit: Mapping[str, Any], data_dir: Path, say: Say, t: Speaker | N
     url, sha256 = data.get("url"), data.get("sha256")
     if not url or not sha256:
         raise CheckError(N_("q2 needs the MNIST data: download {bundle} from the portal's starter-kit page and "
-                            "put it in {folder}"), bundle=BUNDLE, folder=public)
+                            "put it in {folder}"), bundle=BUNDLE, folder=data_dir.parent)
     public.mkdir(parents=True, exist_ok=True)
     say(t(N_("Downloading the MNIST data ({size_mb} MB) from the portal, once ..."),
-          size_mb=int(data.get("bytes", 0)) >> 20))
-    _download(str(url), str(sha256), public / BUNDLE)
+          size_mb=round(int(data.get("bytes", 0)) / 1e6)))
+    _download(str(url), str(sha256), public / BUNDLE, data_dir.parent, str(kit.get("portal") or ""))
     return public
 
 
-def _download(url: str, sha256: str, dest: Path) -> None:
+def _download(url: str, sha256: str, dest: Path, kit_dir: Path, portal: str) -> None:
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-")
     try:
@@ -171,31 +179,48 @@ def _download(url: str, sha256: str, dest: Path) -> None:
             raise CheckError(N_("the downloaded MNIST data is damaged (its SHA-256 does not match): run check.py "
                                 "again"))
         os.replace(tmp, dest)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (403, 404):
+            raise CheckError(N_("the download link in kit.json has ended (it does when your password changes): "
+                                "download the starter kit again from {portal}/kit/, or download {bundle} there "
+                                "and put it in {folder}"), portal=portal, bundle=BUNDLE, folder=kit_dir) from None
+        raise CheckError(N_("cannot download the MNIST data ({problem}); download {bundle} from the portal's "
+                            "starter-kit page and put it in {folder}"),
+                         problem=str(exc), bundle=BUNDLE, folder=kit_dir) from None
     except (urllib.error.URLError, OSError) as exc:
         raise CheckError(N_("cannot download the MNIST data ({problem}); download {bundle} from the portal's "
                             "starter-kit page and put it in {folder}"),
-                         problem=str(exc), bundle=BUNDLE, folder=dest.parent) from None
+                         problem=str(exc), bundle=BUNDLE, folder=kit_dir) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _parse(argv: list[str], kit: Mapping[str, Any]) -> argparse.Namespace:
+def _parse(argv: list[str], kit: Mapping[str, Any], t: Speaker) -> argparse.Namespace:
     questions = list(kit.get("config", {}).get("questions", ["q1", "q2"]))
-    parser = argparse.ArgumentParser(prog="python check.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("questions", nargs="*", choices=questions, help="questions to check (default: all)")
-    parser.add_argument("--seed", type=int, help="one attempt per question with this seed, no retry")
-    parser.add_argument("--models", help="the models.py to check (default: the one in this folder)")
-    parser.add_argument("--data-dir", help="where the MNIST data is or goes (default: data/ in this folder)")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON (as `nngrade grade --json`)")
-    parser.add_argument("--lang", choices=plain_locale.LANGUAGES, help="the language of what check.py says "
-                        "(default: the kit's, chosen on the portal)")
+    parser = argparse.ArgumentParser(
+        prog="python check.py",
+        description=t(N_("Grades your models.py on this computer with the server's own checks, seeds and limits "
+                         "(see README.md).")))
+    # No `choices` here: with nargs="*" and no question given, Python before 3.12 refuses the empty list.
+    parser.add_argument("questions", nargs="*", metavar="QUESTION",
+                        help=t(N_("questions to check: {questions} (default: all)"), questions=", ".join(questions)))
+    parser.add_argument("--seed", type=int, help=t(N_("one attempt per question with this seed, no retry")))
+    parser.add_argument("--models", help=t(N_("the models.py to check (default: the one in this folder)")))
+    parser.add_argument("--data-dir", help=t(N_("where the MNIST data is or goes (default: data/ in this folder)")))
+    parser.add_argument("--json", action="store_true", help=t(N_("print the whole report as JSON")))
+    parser.add_argument("--lang", choices=plain_locale.LANGUAGES,
+                        help=t(N_("the language check.py speaks (default: the kit's, chosen on the portal)")))
     try:
-        return parser.parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:
         if exc.code:
             raise CheckError(N_("see the usage above")) from None
         raise
+    unknown = [q for q in args.questions if q not in questions]
+    if unknown:
+        raise CheckError(N_("there is no question {unknown} in this assignment: choose among {questions}"),
+                         unknown=", ".join(unknown), questions=", ".join(questions))
+    return args
 
 
 def _config(kit: Mapping[str, Any], args: argparse.Namespace) -> AssignmentConfig:
@@ -217,8 +242,10 @@ def _check_models(models: Path) -> None:
     except OSError as exc:
         raise CheckError(N_("cannot read {path} ({problem})"), path=models, problem=str(exc)) from None
     if isinstance(problem, SourceProblem):
-        raise CheckError(N_("the portal would refuse {name}: {reason}"), name=models.name,
-                         reason=escape_controls(problem.message))
+        error = CheckError(N_("the portal would refuse {name}: {reason}"), name=models.name,
+                           reason=escape_controls(problem.message))
+        error.reasons = problem.localizable
+        raise error
 
 
 class _Progress:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Callable
 
 from grader.messages import N_, Message
-from grader.report import QuestionResult, Report, format_metric
+from grader.report import QuestionResult, Report
 
-Words = Callable[[str], str]
+# A translator: a message id (with {placeholders}) and its values -> the reader's sentence, numbers in their notation.
+Words = Callable[..., str]
 
 # The table's words, translated where a reader's language is given (the kit's checker); the outcomes as the
 # portal names them for students (web/services/pages.py uses the same English, so one translation serves both).
@@ -54,8 +55,8 @@ def escape_controls(text: str, *, keep_newlines: bool = True) -> str:
     return text.translate(_ESCAPED)
 
 
-def _threshold(metric_name: str, threshold: float) -> str:
-    return f"{threshold:.0%}" if metric_name == "accuracy" else f"{threshold:g}"
+def _threshold(metric_name: str, threshold: float, word: Words) -> str:
+    return word("{value:.0%}", value=threshold) if metric_name == "accuracy" else word("{value:g}", value=threshold)
 
 
 def _english(message: Message | None, english: str) -> str:
@@ -71,7 +72,7 @@ def render_table(
     from their templates (grader.messages); by default the English record. `words` translates the table's
     own words (headers, outcome names, labels); without it they are English and outcomes are their codes.
     """
-    word = words or (lambda text: text)
+    word: Words = words or _format
 
     def outcome(code: str) -> str:
         return word(OUTCOME_WORDS.get(code, code)) if words is not None else code
@@ -82,8 +83,8 @@ def render_table(
             q.question,
             f"{q.points}/{q.max_points}",
             outcome(q.outcome),
-            f"{_metric_label(q, word)} {format_metric(q.metric_name, q.metric_value)}",
-            f"{q.comparison} {_threshold(q.metric_name, q.threshold)}",
+            f"{_metric_label(q, word)} {_metric_value(q.metric_name, q.metric_value, word)}",
+            f"{q.comparison} {_threshold(q.metric_name, q.threshold, word)}",
             ", ".join(f"{a.seed}: {outcome(a.outcome)}" for a in q.attempts),
             f"{sum(a.wall_s for a in q.attempts):.1f} s",
         ))
@@ -114,9 +115,20 @@ def render_table(
     return "\n".join(lines)
 
 
+def _format(template: str, **values: object) -> str:
+    return template.format(**values) if values else template
+
+
 def _metric_label(q: QuestionResult, word: Words) -> str:
     name = word(METRIC_WORDS.get(q.metric_name, q.metric_name))
-    return word(N_("validation {metric}")).format(metric=name) if q.scored_on == "validation" else name
+    return word(N_("validation {metric}"), metric=name) if q.scored_on == "validation" else name
+
+
+def _metric_value(name: str, value: float | None, word: Words) -> str:
+    """As report.format_metric writes it (accuracy 97.56%, loss 0.009373), in the reader's notation."""
+    if value is None:
+        return "-"
+    return word("{value:.2%}", value=value) if name == "accuracy" else word("{value:.6f}", value=value)
 
 
 def _one_line(text: str) -> str:

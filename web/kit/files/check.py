@@ -8,10 +8,13 @@
 import os
 import sys
 
+# Said in both of the course's languages: nothing of the kit is loaded yet to know which one was chosen.
 if sys.version_info < (3, 9):
-    sys.exit("check.py needs Python 3.9 or newer (this is Python %d.%d)." % sys.version_info[:2])
+    sys.exit("check.py necesita Python 3.9 o más reciente (este es Python %d.%d).\n"
+             "check.py needs Python 3.9 or newer (this is Python %d.%d)." % (sys.version_info[:2] * 2))
 if os.name == "nt":
-    sys.exit("check.py runs on Linux and macOS. On Windows, run it inside WSL (see README.md).")
+    sys.exit("check.py funciona en Linux y macOS; en Windows, úsalo dentro de WSL (mira README.md).\n"
+             "check.py runs on Linux and macOS; on Windows, run it inside WSL (see README.md).")
 
 from pathlib import Path
 
