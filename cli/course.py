@@ -13,7 +13,7 @@ from nngrade.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from gradebook.regrade import RegradeScope, ScoreChange
-    from worker.api import GradingQueue
+    from worker.api import GradingQueue, QueueStatus
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -218,11 +218,41 @@ def _status(args: argparse.Namespace) -> int:
 
     queue = GradingQueue(load_settings())
     try:
-        for line in queue.status().lines():
+        for line in status_lines(queue.status()):
             print(line)
     finally:
         queue.close()
     return 0
+
+
+def status_lines(status: QueueStatus, traceback_lines: int = 40, tracebacks: int = 5) -> list[str]:
+    """What `nngrade status` prints: counts, workers and their health, failed runs with the newest
+    `tracebacks` tracebacks (their last `traceback_lines` lines)."""
+    c = status.counts
+    depth = "unreachable" if status.broker_depth is None else ", ".join(
+        f"{q} {n}" for q, n in status.broker_depth.items())
+    oldest = "-" if c.oldest_wait_s is None else f"{c.oldest_wait_s:.0f} s"
+    out = [
+        f"queued:        {c.queued_student} student, {c.queued_bulk} regrade",
+        f"running:       {c.running}",
+        f"delayed:       {c.delayed} (infrastructure faults, retrying)",
+        f"failed:        {c.failed} (need staff: nngrade retry RUN)",
+        f"oldest wait:   {oldest}",
+        f"broker depth:  {depth}",
+        f"workers alive: {len(status.live)}",
+    ]
+    for w in status.live:
+        health = f"cannot grade: {w.problem}" if w.problem else "healthy"
+        out.append(f"  {w.id}  ({w.concurrency} processes, beat {w.heartbeat_age_s:.0f} s ago, {health})")
+    for number, f in enumerate(status.failed):
+        out.append(f"failed run {f.run_id} (submission {f.submission_id}, {f.username}, {f.purpose}, "
+                   f"{f.failures} failures): {f.summary}")
+        if number < tracebacks:
+            lines = f.failure.rstrip().splitlines()
+            if len(lines) > traceback_lines:
+                lines = ["...", *lines[-traceback_lines:]]
+            out.extend(f"    {line}" for line in lines)
+    return out
 
 
 def _retry(args: argparse.Namespace) -> int:

@@ -65,9 +65,6 @@ class RecordingQueue:
     def publish(self, run_id: int, purpose: str) -> None:
         self.published.append((run_id, purpose))
 
-    def worker_count(self) -> int | None:
-        return 1
-
 
 @contextmanager
 def served(settings: Settings, queue: RunQueue | None, limiter_storage_uri: str | None = None) -> Iterator[str]:

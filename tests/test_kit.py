@@ -112,9 +112,6 @@ def portal(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, docker_engi
             threads.append(thread)
             thread.start()
 
-        def worker_count(self) -> int | None:
-            return 1
-
     try:
         with served(settings, GradeNow(), limiter_storage_uri="memory://") as url:
             yield Portal(url, settings)

@@ -55,9 +55,6 @@ class RecordingQueue:
     def publish(self, run_id: int, purpose: str) -> None:
         self.published.append((run_id, purpose))
 
-    def worker_count(self) -> int | None:
-        return 2
-
 
 @dataclass
 class Course:

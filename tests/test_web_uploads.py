@@ -101,9 +101,6 @@ def graded_portal(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
             threads.append(thread)
             thread.start()
 
-        def worker_count(self) -> int | None:
-            return 1
-
     try:
         with served(settings, GradeNow(), limiter_storage_uri="memory://") as url:
             yield url, settings
