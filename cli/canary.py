@@ -39,12 +39,16 @@ class Case:
     expected: dict[str, tuple[str, int]]
 
     def describe(self, got: dict[str, tuple[str, int]] | None = None) -> str:
+        """The expected outcome per question, or `got`'s for the same questions: "q1 ok 6, q2 ok 6"."""
         source = self.expected if got is None else got
         return ", ".join(f"{q} {source[q][0]} {source[q][1]}" if q in source else f"{q} -" for q in self.expected)
 
 
 @dataclass
 class Outcome:
+    """What one case got through the portal: per question (run status, points), or the error that stopped it, its
+    submission and the seconds it took."""
+
     case: Case
     got: dict[str, tuple[str, int]] = field(default_factory=dict)
     error: str | None = None
@@ -53,6 +57,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """The case ran and every expected question got its expected status and points."""
         return self.error is None and all(self.got.get(q) == want for q, want in self.case.expected.items())
 
 
@@ -70,6 +75,8 @@ def load_cases(expected_file: Path = EXPECTED_FILE, solutions_dir: Path | None =
 
 
 def select_cases(cases: Sequence[Case], wanted: str) -> list[Case]:
+    """The cases named in `wanted` (comma-separated, ".py" optional), or all of them for "all". Raises CanaryError
+    naming any unknown case."""
     if wanted == "all":
         return list(cases)
     names = [n.strip().removesuffix(".py") for n in wanted.split(",") if n.strip()]
@@ -102,6 +109,9 @@ def read_credentials(path: Path, prefix: str | None = ROSTER_PREFIX) -> list[tup
 
 @dataclass(frozen=True)
 class CanaryOptions:
+    """Where and how long the canary runs: the portal's URL, the assignment's slug, the overall timeout, and the seconds
+    between status polls and between refused uploads."""
+
     url: str
     assignment: str = DEFAULT_ASSIGNMENT
     timeout_s: float = 1800.0
@@ -173,6 +183,7 @@ def run_canary(cases: Sequence[Case], accounts: Sequence[tuple[str, str]], optio
 
 
 def print_table(outcomes: Sequence[Outcome], out: TextIO) -> None:
+    """The outcomes as a table on `out`: case, expected, got, and whether they agree."""
     rows = [("case", "expected", "got", "ok")]
     for o in outcomes:
         got = o.case.describe(o.got) if o.error is None else f"error: {o.error}"
@@ -190,6 +201,7 @@ def _problem(body: str) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade canary` to the command line."""
     canary = subparsers.add_parser(
         "canary", help="upload the hostile battery and the staff solution to a running portal; check each outcome",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

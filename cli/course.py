@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade roster`, `regrade`, `export`, `status`, `retry` and `worker` to the command line."""
     roster = subparsers.add_parser("roster", help="manage accounts")
     actions = roster.add_subparsers(dest="roster_command", metavar="ACTION", required=True)
     imp = actions.add_parser("import", help="create accounts from a CSV (username,name,email,role)")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade grade` to the command line."""
     grade = subparsers.add_parser("grade", help="grade one models.py and print its report")
     grade.add_argument("path", type=Path, help="the student's models.py")
     grade.add_argument("--question", choices=[q.id for q in all_questions()], help="grade only this question")

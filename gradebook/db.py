@@ -49,6 +49,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on `engine` whose rows stay readable after commit (views and the CLI use them afterwards)."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -84,6 +85,7 @@ def migrate(url: str, revision: str = "head", storage_dir: Path | None = None) -
 
 
 def current_revision(url: str) -> str | None:
+    """The Alembic revision the database at `url` is at, or None before the first migration."""
     from alembic.runtime.migration import MigrationContext
 
     engine = make_engine(url)

@@ -29,6 +29,9 @@ ClaimState = Literal["claimed", "finished", "busy", "missing"]
 
 @dataclass(frozen=True)
 class Claim:
+    """The answer to a worker's claim: `claimed` (grade it under `token`), `finished` (already done), `busy` (another
+    worker holds a live lease) or `missing` (no such run)."""
+
     state: ClaimState
     run_id: int
     token: str
@@ -165,6 +168,7 @@ def finish_run(session: Session, run_id: int, token: str, report: Report, now: d
 
 
 def make_current(session: Session, run: GradingRun) -> None:
+    """Make `run` the one that counts for its submission, and no other."""
     session.execute(
         update(GradingRun)
         .where(GradingRun.submission_id == run.submission_id, GradingRun.id != run.id)
@@ -247,6 +251,8 @@ def backoff_s(infra_failures: int, base_s: float = 15.0, cap_s: float = 600.0) -
 
 @dataclass(frozen=True)
 class Resend:
+    """A run the sweep put back on the queue, its purpose (which queue) and why."""
+
     run_id: int
     purpose: str
     why: str

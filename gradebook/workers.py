@@ -19,6 +19,9 @@ from gradebook.models import Worker, utcnow
 
 @dataclass(frozen=True)
 class WorkerState:
+    """A worker as its heartbeat row tells: identity, host, start, seconds since its last beat, whether it is alive, its
+    grading processes and what keeps it from grading (None when healthy)."""
+
     id: str
     hostname: str
     started_at: datetime

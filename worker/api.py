@@ -55,6 +55,7 @@ class GradingQueue:
         self.sessions = make_sessionmaker(self._engine)
 
     def close(self) -> None:
+        """Release the database connections."""
         self._engine.dispose()
 
     def enqueue_submission(self, submission_id: int) -> int | None:

@@ -55,10 +55,12 @@ class Sweeper:
         self._thread = threading.Thread(target=self._loop, name="nngrade-sweep", daemon=True)
 
     def start(self) -> None:
+        """Sweep once now, then every `sweep_interval_s` on the thread."""
         self.reap()
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread after the current sweep (waits up to 10 s)."""
         self._stop.set()
         self._thread.join(timeout=10)
 

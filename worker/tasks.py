@@ -50,6 +50,8 @@ class InfrastructureFault(Exception):
 
 
 def register_tasks(app: Any) -> None:
+    """Register the grading task on `app` with this process's context (database, runner); the task takes
+    a run id only."""
     context = ProcessContext(app.nngrade_settings, app.nngrade_options, getattr(app, "nngrade_worker_id", None))
     app.nngrade_context = context
 

@@ -23,6 +23,8 @@ TEST_LABELS = "private/test_labels.npy"
 
 @dataclass(frozen=True)
 class ChartSpec:
+    """A feedback picture: its name in the URL, its question and the alt text."""
+
     name: str
     question: str
     alt: Any  # what the picture shows, for screen readers and broken images (a lazy translation)
@@ -72,10 +74,13 @@ class ChartUnavailable(LookupError):
 
 
 def counted(report: Report, question: str) -> QuestionResult | None:
+    """The report's result for `question`, or None when it was not graded."""
     return next((q for q in report.questions if q.question == question), None)
 
 
 def available_charts(report: Report | None, data_dir: Path) -> list[ChartSpec]:
+    """The pictures `report` has data for: q1's curve when it holds the 200 predictions, q2's when it has predictions
+    and the host has the test labels (and images, for the misclassified digits)."""
     if report is None:
         return []
     names: list[str] = []
