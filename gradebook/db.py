@@ -60,6 +60,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def rows_matched(result: object) -> int:
+    """How many rows an UPDATE or DELETE matched: the conditional writes below check it to know who won."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def migrate(url: str, revision: str = "head", storage_dir: Path | None = None) -> None:
     """Bring the database at `url` to `revision` (creates the schema on an empty database).
 

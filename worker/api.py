@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gradebook.db import make_engine, make_sessionmaker, transaction
 from gradebook.models import GradingRun
 from gradebook.regrade import RegradeScope, create_change_set
-from gradebook.runs import retry_failed_run
+from gradebook.retries import retry_failed_run
 from gradebook.status import FailedRun, QueueCounts, failed_runs, queue_counts
 from gradebook.workers import WorkerState, live_workers
 from nngrade.settings import Settings

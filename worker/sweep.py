@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gradebook.db import transaction
-from gradebook.runs import Resend, runs_to_resend
+from gradebook.retries import Resend, runs_to_resend
 from gradebook.workers import forget_dead_workers
 from worker.broker import publish_run, run_ids_in_broker
 from worker.options import WorkerOptions
