@@ -6,13 +6,12 @@ battery is tests/test_sandbox_hostile.py; the canary through compose is tests/te
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from portal_support import SECRET, Account, make_course, served
+from portal_support import SECRET, Account, make_course, served_grading
 
 from cli.canary import CanaryOptions, load_cases, print_table, run_canary, select_cases
 from cli.canary_portal import CanaryError, Portal, csrf_token
@@ -32,30 +31,12 @@ class Served:
 
 @pytest.fixture
 def portal(tmp_path: Path, data_dir: Path) -> Iterator[Served]:
-    from worker.context import ProcessContext
-    from worker.options import WorkerOptions
-    from worker.tasks import grade
-
     settings = Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                         redis_url="redis://127.0.0.1:1/0", storage_dir=tmp_path / "subs", data_dir=data_dir,
                         runner="local", secret_key=SECRET, session_cookie_secure=False, upload_min_interval_s=0)
     make_course(settings, [*ACCOUNTS, NEWCOMER], slugs=((SLUG, "Neural networks"),))
-    context = ProcessContext(settings, WorkerOptions())
-    threads: list[threading.Thread] = []
-
-    class GradeNow:
-        def publish(self, run_id: int, purpose: str) -> None:
-            thread = threading.Thread(target=grade, args=(context, run_id), daemon=True)
-            threads.append(thread)
-            thread.start()
-
-    try:
-        with served(settings, GradeNow(), limiter_storage_uri="memory://") as url:
-            yield Served(url, settings)
-    finally:
-        for thread in threads:
-            thread.join(timeout=600)
-        context.dispose()
+    with served_grading(settings) as url:
+        yield Served(url, settings)
 
 
 def test_the_csrf_token_is_read_from_the_form_field() -> None:
