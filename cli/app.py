@@ -13,6 +13,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `nngrade` parser with every command module's subcommands; a module that is not installed is left out."""
     parser = argparse.ArgumentParser(
         prog="nngrade",
         description="Grade neural-network assignments: locally, in a Docker sandbox, or as a service.",
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str]) -> int:
+    """Parse `argv` (without the program name) and run the chosen command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(list(argv))
     handler: Handler = args.handler

@@ -11,35 +11,23 @@ from __future__ import annotations
 
 import argparse
 import csv
-import http.cookiejar
 import json
 import re
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
+
+from cli.canary_portal import DEFAULT_ASSIGNMENT, CanaryError, Portal
 
 SOLUTIONS_DIR = Path(__file__).resolve().parent.parent / "reference_solutions"
 EXPECTED_FILE = SOLUTIONS_DIR / "expected.json"
 STAFF = "staff"
 ROSTER_PREFIX = "canary-"  # gradebook.users.CANARY_PREFIX: such accounts are left out of exports and dashboards
-DEFAULT_ASSIGNMENT = "nn-project"  # the demo course's (cli/web.py)
-# Attempt outcomes that are a run status of their own; every other outcome comes from a run that ended `ok`.
-RUN_STATUSES = ("timeout", "out_of_memory", "crashed", "bad_output", "infrastructure_error")
-HTTP_TIMEOUT_S = 30.0
-
-
-class CanaryError(Exception):
-    """The portal did not behave like a portal (login refused, upload refused for good, no result page)."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +39,16 @@ class Case:
     expected: dict[str, tuple[str, int]]
 
     def describe(self, got: dict[str, tuple[str, int]] | None = None) -> str:
+        """The expected outcome per question, or `got`'s for the same questions: "q1 ok 6, q2 ok 6"."""
         source = self.expected if got is None else got
         return ", ".join(f"{q} {source[q][0]} {source[q][1]}" if q in source else f"{q} -" for q in self.expected)
 
 
 @dataclass
 class Outcome:
+    """What one case got through the portal: per question (run status, points), or the error that stopped it, its
+    submission and the seconds it took."""
+
     case: Case
     got: dict[str, tuple[str, int]] = field(default_factory=dict)
     error: str | None = None
@@ -65,6 +57,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """The case ran and every expected question got its expected status and points."""
         return self.error is None and all(self.got.get(q) == want for q, want in self.case.expected.items())
 
 
@@ -82,6 +75,8 @@ def load_cases(expected_file: Path = EXPECTED_FILE, solutions_dir: Path | None =
 
 
 def select_cases(cases: Sequence[Case], wanted: str) -> list[Case]:
+    """The cases named in `wanted` (comma-separated, ".py" optional), or all of them for "all". Raises CanaryError
+    naming any unknown case."""
     if wanted == "all":
         return list(cases)
     names = [n.strip().removesuffix(".py") for n in wanted.split(",") if n.strip()]
@@ -112,157 +107,11 @@ def read_credentials(path: Path, prefix: str | None = ROSTER_PREFIX) -> list[tup
     return rows
 
 
-class _Forms(HTMLParser):
-    """The CSRF token of the page's form."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.csrf_token: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "input" and found.get("name") == "csrf_token" and self.csrf_token is None:
-            self.csrf_token = found.get("value")
-
-
-class _ResultPage(HTMLParser):
-    """Per question on the result page: the points and the outcome of the attempt that counted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.points: dict[str, int] = {}
-        self.outcomes: dict[str, str] = {}
-        self._question: str | None = None
-        self._in_points = False
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        classes = (found.get("class") or "").split()
-        testid = found.get("data-testid") or ""
-        if tag == "section" and testid.startswith("question-"):
-            self._question = testid.removeprefix("question-")
-        elif self._question and tag == "p" and "points" in classes:
-            self._in_points = True
-        elif self._question and tag == "tr" and "counted" in classes:
-            self._row = []
-        elif self._row is not None and tag == "td":
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "section":
-            self._question = None
-        elif tag == "p":
-            self._in_points = False
-        elif tag == "td" and self._row is not None and self._cell is not None:
-            self._row.append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            if self._question and len(self._row) >= 3:
-                self.outcomes[self._question] = self._row[2].replace(" ", "_")
-            self._row = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-        if self._in_points and self._question and self._question not in self.points and data.strip().isdigit():
-            self.points[self._question] = int(data.strip())
-
-
-def run_status(outcome: str) -> str:
-    """The run status behind an attempt outcome (`passed`, `below_threshold`, ... come from an `ok` run)."""
-    return outcome if outcome in RUN_STATUSES else "ok"
-
-
-class Portal:
-    """One student's browser session against the portal, over HTTP."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/") + "/"
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def url(self, path: str) -> str:
-        return urllib.parse.urljoin(self.base_url, path.lstrip("/"))
-
-    def request(
-        self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, str, str]:
-        """(status, final URL, body); HTTP errors are answers too."""
-        req = urllib.request.Request(self.url(path), data=data, headers=headers or {})
-        try:
-            with self._opener.open(req, timeout=HTTP_TIMEOUT_S) as response:
-                return response.status, response.geturl(), response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.geturl() or self.url(path), exc.read().decode("utf-8", "replace")
-
-    def _csrf(self, path: str) -> str:
-        status, _, body = self.request(path)
-        parser = _Forms()
-        parser.feed(body)
-        if status != 200 or parser.csrf_token is None:
-            raise CanaryError(f"GET {path}: HTTP {status}, no form with a CSRF token")
-        return parser.csrf_token
-
-    def log_in(self, username: str, password: str, new_password: str | None = None) -> None:
-        """Sign in; an account that must first choose its own password gets `new_password`, or CanaryError."""
-        token = self._csrf("login")
-        form = urllib.parse.urlencode({"csrf_token": token, "username": username, "password": password}).encode()
-        status, final, _ = self.request("login", form, {"Content-Type": "application/x-www-form-urlencoded"})
-        path = urllib.parse.urlparse(final).path.rstrip("/")
-        if status != 200 or path.endswith("/login"):
-            raise CanaryError(f"login as {username} refused (HTTP {status}); is the account a student's?")
-        if path.endswith("/account/password"):
-            if new_password is None:
-                raise CanaryError(f"{username} must choose a new password first (a first login); canary accounts "
-                                  "imported from `nngrade canary --print-roster` never need to")
-            self.change_password(password, new_password)
-
-    def change_password(self, current: str, new: str) -> None:
-        """Set this account's password through the portal's form."""
-        token = self._csrf("account/password")
-        form = urllib.parse.urlencode({"csrf_token": token, "current_password": current, "new_password": new,
-                                       "confirm": new}).encode()
-        status, final, _ = self.request("account/password", form,
-                                        {"Content-Type": "application/x-www-form-urlencoded"})
-        if status != 200 or urllib.parse.urlparse(final).path.rstrip("/").endswith("/account/password"):
-            raise CanaryError(f"password change refused (HTTP {status})")
-
-    def upload(self, source: bytes, assignment: str = DEFAULT_ASSIGNMENT) -> tuple[int | None, int, str]:
-        """(submission id or None, HTTP status, body) for one models.py upload to `assignment` (its slug)."""
-        page = f"assignments/{urllib.parse.quote(assignment)}/"
-        token = self._csrf(page)
-        boundary = "nngrade-canary-" + uuid.uuid4().hex
-        body = b"".join([
-            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'.encode(),
-            f'--{boundary}\r\nContent-Disposition: form-data; name="models_py"; filename="models.py"\r\n'
-            "Content-Type: text/x-python\r\n\r\n".encode(),
-            source,
-            f"\r\n--{boundary}--\r\n".encode(),
-        ])
-        status, final, text = self.request(
-            page + "submissions", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-        match = re.search(r"/submissions/(\d+)$", urllib.parse.urlparse(final).path)
-        return (int(match.group(1)) if match and status == 200 else None), status, text
-
-    def status(self, submission_id: int) -> dict[str, Any]:
-        status, _, body = self.request(f"submissions/{submission_id}/status.json")
-        if status != 200:
-            raise CanaryError(f"status.json of #{submission_id}: HTTP {status}")
-        payload: dict[str, Any] = json.loads(body)
-        return payload
-
-    def result(self, submission_id: int) -> dict[str, tuple[str, int]]:
-        status, _, body = self.request(f"submissions/{submission_id}")
-        if status != 200:
-            raise CanaryError(f"result page of #{submission_id}: HTTP {status}")
-        page = _ResultPage()
-        page.feed(body)
-        return {q: (run_status(page.outcomes.get(q, "?")), p) for q, p in page.points.items()}
-
-
 @dataclass(frozen=True)
 class CanaryOptions:
+    """Where and how long the canary runs: the portal's URL, the assignment's slug, the overall timeout, and the seconds
+    between status polls and between refused uploads."""
+
     url: str
     assignment: str = DEFAULT_ASSIGNMENT
     timeout_s: float = 1800.0
@@ -334,6 +183,7 @@ def run_canary(cases: Sequence[Case], accounts: Sequence[tuple[str, str]], optio
 
 
 def print_table(outcomes: Sequence[Outcome], out: TextIO) -> None:
+    """The outcomes as a table on `out`: case, expected, got, and whether they agree."""
     rows = [("case", "expected", "got", "ok")]
     for o in outcomes:
         got = o.case.describe(o.got) if o.error is None else f"error: {o.error}"
@@ -351,6 +201,7 @@ def _problem(body: str) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade canary` to the command line."""
     canary = subparsers.add_parser(
         "canary", help="upload the hostile battery and the staff solution to a running portal; check each outcome",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -13,10 +13,11 @@ from nngrade.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from gradebook.regrade import RegradeScope, ScoreChange
-    from worker.api import GradingQueue
+    from worker.api import GradingQueue, QueueStatus
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade roster`, `regrade`, `export`, `status`, `retry` and `worker` to the command line."""
     roster = subparsers.add_parser("roster", help="manage accounts")
     actions = roster.add_subparsers(dest="roster_command", metavar="ACTION", required=True)
     imp = actions.add_parser("import", help="create accounts from a CSV (username,name,email,role)")
@@ -110,20 +111,9 @@ def run_regrade(
         print(f"change-set {change_set_id}: grading in the background (bulk queue)", file=out)
         if not grading.status().workers:
             print("warning: no worker answered; start one with `nngrade worker`", file=out)
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        bar = _ProgressBar(out)
-        while True:
-            with transaction(grading.sessions) as session:
-                progress = regrade.progress(session, change_set_id)
-            bar.show(progress.done, progress.total, progress.running, progress.delayed)
-            if progress.finished:
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                bar.end()
-                print(f"timed out; change-set {change_set_id} keeps grading. Nothing applied.", file=out)
-                return 1
-            time.sleep(poll_s)
-        bar.end()
+        if not _wait_until_graded(grading, change_set_id, timeout_s, poll_s, out):
+            print(f"timed out; change-set {change_set_id} keeps grading. Nothing applied.", file=out)
+            return 1
         with transaction(grading.sessions) as session:
             changes = regrade.diff(session, change_set_id)
         if not changes:
@@ -163,30 +153,31 @@ def _pts(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-class _ProgressBar:
-    width = 30
+def _wait_until_graded(
+    grading: GradingQueue, change_set_id: int, timeout_s: float | None, poll_s: float, out: TextIO,
+) -> bool:
+    """Poll the change-set's progress every `poll_s` seconds behind a progress bar (rich; on a file or pipe
+    only its final state is written); False when `timeout_s` passed first."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.last = ""
+    from gradebook import regrade
+    from gradebook.db import transaction
 
-    def show(self, done: int, total: int, running: int, delayed: int) -> None:
-        filled = self.width * done // max(total, 1)
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} graded, {running} running"
-        if delayed:
-            line += f", {delayed} delayed"
-        if line == self.last:
-            return
-        self.last = line
-        if self.tty:
-            print("\r" + line, end="", file=self.out, flush=True)
-        else:
-            print(line, file=self.out, flush=True)
-
-    def end(self) -> None:
-        if self.tty:
-            print(file=self.out)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    columns = (BarColumn(), MofNCompleteColumn(), TextColumn("graded, {task.fields[busy]}", markup=False))
+    with Progress(*columns, console=Console(file=out)) as bar:
+        task = bar.add_task("regrade", total=None, busy="")
+        while True:
+            with transaction(grading.sessions) as session:
+                progress = regrade.progress(session, change_set_id)
+            busy = f"{progress.running} running" + (f", {progress.delayed} delayed" if progress.delayed else "")
+            bar.update(task, completed=progress.done, total=progress.total, busy=busy)
+            if progress.finished:
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(poll_s)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -218,11 +209,41 @@ def _status(args: argparse.Namespace) -> int:
 
     queue = GradingQueue(load_settings())
     try:
-        for line in queue.status().lines():
+        for line in status_lines(queue.status()):
             print(line)
     finally:
         queue.close()
     return 0
+
+
+def status_lines(status: QueueStatus, traceback_lines: int = 40, tracebacks: int = 5) -> list[str]:
+    """What `nngrade status` prints: counts, workers and their health, failed runs with the newest
+    `tracebacks` tracebacks (their last `traceback_lines` lines)."""
+    c = status.counts
+    depth = "unreachable" if status.broker_depth is None else ", ".join(
+        f"{q} {n}" for q, n in status.broker_depth.items())
+    oldest = "-" if c.oldest_wait_s is None else f"{c.oldest_wait_s:.0f} s"
+    out = [
+        f"queued:        {c.queued_student} student, {c.queued_bulk} regrade",
+        f"running:       {c.running}",
+        f"delayed:       {c.delayed} (infrastructure faults, retrying)",
+        f"failed:        {c.failed} (need staff: nngrade retry RUN)",
+        f"oldest wait:   {oldest}",
+        f"broker depth:  {depth}",
+        f"workers alive: {len(status.live)}",
+    ]
+    for w in status.live:
+        health = f"cannot grade: {w.problem}" if w.problem else "healthy"
+        out.append(f"  {w.id}  ({w.concurrency} processes, beat {w.heartbeat_age_s:.0f} s ago, {health})")
+    for number, f in enumerate(status.failed):
+        out.append(f"failed run {f.run_id} (submission {f.submission_id}, {f.username}, {f.purpose}, "
+                   f"{f.failures} failures): {f.summary}")
+        if number < tracebacks:
+            lines = f.failure.rstrip().splitlines()
+            if len(lines) > traceback_lines:
+                lines = ["...", *lines[-traceback_lines:]]
+            out.extend(f"    {line}" for line in lines)
+    return out
 
 
 def _retry(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from nngrade.settings import load_settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade data fetch|status` to the command line."""
     data = subparsers.add_parser("data", help="fetch, verify and cache the MNIST data")
     commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     fetch = commands.add_parser("fetch", help="download (or copy) the IDX files, verify them, build the cache")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from grader import mnist
 from grader.config import AssignmentConfig
@@ -23,8 +23,12 @@ from grader.source import SourceProblem, check_source
 from grader.text_report import escape_controls, render_table
 from nngrade.settings import RUNNER_KINDS, load_settings
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade grade` to the command line."""
     grade = subparsers.add_parser("grade", help="grade one models.py and print its report")
     grade.add_argument("path", type=Path, help="the student's models.py")
     grade.add_argument("--question", choices=[q.id for q in all_questions()], help="grade only this question")
@@ -116,9 +120,8 @@ def _grade(args: argparse.Namespace) -> int:
     digest = image_digest() if callable(image_digest) else None
     where = f" (image {digest[:19]})" if isinstance(digest, str) else ""
     print(f"nngrade: grading {shown_path} with the {runner.name} runner{where}", file=sys.stderr)
-    progress = ProgressLine(sys.stderr)
-    report = grade_submission(args.path, config, runner, data_dir, on_progress=progress.update)
-    progress.finish()
+    with AttemptProgress(sys.stderr) as progress:
+        report = grade_submission(args.path, config, runner, data_dir, on_progress=progress.update)
     if args.gradescope_results:
         args.gradescope_results.write_text(json.dumps(to_gradescope(report), indent=2) + "\n")
     if args.json:
@@ -129,38 +132,47 @@ def _grade(args: argparse.Namespace) -> int:
     return 0 if report.gradable else 3
 
 
-class ProgressLine:
-    """One status line per attempt: rewritten in place on a terminal, printed per change otherwise."""
+class AttemptProgress:
+    """A live line per attempt on `out` (rich): its epoch and latest validation accuracy. On a terminal the
+    lines update in place; on a file or pipe each is written once, in its final state, when grading ends."""
 
     def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.current: tuple[Any, Any] | None = None
-        self.state: dict[str, Any] = {}
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        self.progress = Progress(SpinnerColumn(finished_text="-"), TextColumn("{task.description}", markup=False),
+                                 console=Console(file=out))
+        self._tasks: dict[tuple[Any, Any], TaskID] = {}
+        self._state: dict[TaskID, dict[str, Any]] = {}
+
+    def __enter__(self) -> AttemptProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for task in self._tasks.values():
+            self.progress.update(task, completed=1)
+        self.progress.stop()
 
     def update(self, event: Mapping[str, Any]) -> None:
+        """One runner event, tagged with "question" and "seed" (grader.grading); epochs and validation
+        accuracies are shown, the rest ignored."""
         key = (event.get("question"), event.get("seed"))
-        if key != self.current:
-            self.finish()
-            self.current, self.state = key, {}
+        task = self._tasks.get(key)
+        if task is None:
+            for earlier in self._tasks.values():
+                self.progress.update(earlier, completed=1)
+            task = self._tasks[key] = self.progress.add_task("", total=1)
+            self._state[task] = {}
+        state = self._state[task]
         if event.get("event") == "epoch":
-            self.state["epoch"] = event["epoch"]
+            state["epoch"] = event["epoch"]
         elif event.get("event") == "validation_accuracy":
-            self.state["accuracy"] = event["value"]
-        text = f"  {key[0]} seed {key[1]}: epoch {self.state.get('epoch', 0)}"
-        if "accuracy" in self.state:
-            text += f", validation accuracy {self.state['accuracy']:.2%}"
-        if self.tty:
-            self.out.write("\r" + text.ljust(70))
-        elif event.get("event") == "validation_accuracy":
-            self.out.write(text + "\n")
-        self.out.flush()
-
-    def finish(self) -> None:
-        if self.tty and self.current is not None:
-            self.out.write("\n")
-            self.out.flush()
-        self.current = None
+            state["accuracy"] = event["value"]
+        text = f"{key[0]} seed {key[1]}: epoch {state.get('epoch', 0)}"
+        if "accuracy" in state:
+            text += f", validation accuracy {state['accuracy']:.2%}"
+        self.progress.update(task, description=text)
 
 
 def _say(locale: str, message: Message | None, english: str) -> str:

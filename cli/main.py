@@ -6,6 +6,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `nngrade` console script; returns the exit status."""
     from cli.app import run
 
     return run(sys.argv[1:] if argv is None else argv)

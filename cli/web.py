@@ -16,6 +16,7 @@ DEMO_ASSIGNMENT = "nn-project"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `nngrade serve` and `nngrade demo seed` to the command line."""
     serve = subparsers.add_parser("serve", help="run the web portal (gunicorn), migrating the database first")
     serve.add_argument("--host", help="bind address (default: NNGRADE_WEB_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: NNGRADE_WEB_PORT, 8000)")

@@ -32,6 +32,12 @@ def create_assignment(
     score_policy: str = "best",
     max_submissions: int | None = None,
 ) -> Assignment:
+    """A new assignment and its grading rules: `questions` ("q1", "q2"), `seeds` (the first, then the retry's;
+    docs/COURSE_KIT.md, "Seeds and the retry"), per-question `limits` (default: grader.config's), a late window with
+    its penalty in percent, the best-or-latest policy and an upload cap.
+
+    Raises AssignmentError naming the field: unknown policy, penalty outside 0-100, late due date before the due
+    date, a slug already taken, bad seeds."""
     if score_policy not in SCORE_POLICIES:
         raise AssignmentError(f"score_policy must be one of {', '.join(SCORE_POLICIES)}, got {score_policy!r}")
     if not 0.0 <= late_penalty_pct <= 100.0:
@@ -76,6 +82,8 @@ def is_open(assignment: Assignment, now: datetime) -> bool:
 
 
 def grading_config(assignment: Assignment) -> AssignmentConfig:
+    """The grader's configuration for the assignment's runs: its questions, seeds and per-question limits as stored
+    (grader.config.AssignmentConfig; docs/COURSE_KIT.md, "Seeds and the retry")."""
     limits: dict[str, Limits] = {q: Limits.from_mapping(v) for q, v in (assignment.limits or {}).items()}
     return AssignmentConfig(
         questions=tuple(assignment.questions), seeds=tuple(int(s) for s in assignment.seeds), limits=limits

@@ -49,6 +49,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on `engine` whose rows stay readable after commit (views and the CLI use them afterwards)."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -57,6 +58,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def rows_matched(result: object) -> int:
+    """How many rows an UPDATE or DELETE matched: the conditional writes below check it to know who won."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def migrate(url: str, revision: str = "head", storage_dir: Path | None = None) -> None:
@@ -84,6 +90,7 @@ def migrate(url: str, revision: str = "head", storage_dir: Path | None = None) -
 
 
 def current_revision(url: str) -> str | None:
+    """The Alembic revision the database at `url` is at, or None before the first migration."""
     from alembic.runtime.migration import MigrationContext
 
     engine = make_engine(url)

@@ -45,6 +45,7 @@ ChangeSetStatus = Literal["grading", "ready", "applied", "discarded"]
 
 
 def utcnow() -> datetime:
+    """Now as an aware UTC datetime: the only kind the gradebook stores."""
     return datetime.now(UTC)
 
 
@@ -55,6 +56,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store `value` in UTC; a naive datetime raises ValueError rather than being guessed."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -62,6 +64,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read a stored time back as aware UTC (SQLite returns it naive)."""
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -77,11 +80,16 @@ NAMING = {
 
 
 class Base(DeclarativeBase):
+    """The declarative base: constraint names by convention (for Alembic), UTC times and JSON columns."""
+
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
 class User(Base):
+    """An account: a student (username is the student id), a TA or an instructor, with its password hash and chosen
+    language."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +107,9 @@ class User(Base):
 
 
 class Assignment(Base):
+    """An assignment and its grading rules: questions, seeds, per-question limits, due and late dates, the late penalty
+    in percent, the best-or-latest policy and an upload cap."""
+
     __tablename__ = "assignments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +130,9 @@ class Assignment(Base):
 
 
 class Submission(Base):
+    """One upload of models.py by a student to an assignment: its file by SHA-256 (SubmissionFile), whether it was late,
+    and its grading runs and overrides."""
+
     __tablename__ = "submissions"
     __table_args__ = (Index("ix_submissions_user_assignment", "user_id", "assignment_id", "uploaded_at"),)
 
@@ -276,6 +290,9 @@ class QuestionRecord(Base):
 
 
 class AttemptRecord(Base):
+    """One attempt of a graded question as columns, for the dashboard's queries: seed, outcome, points, metric, seconds,
+    peak memory in MB (the full attempt is in the run's report)."""
+
     __tablename__ = "attempts"
     __table_args__ = (UniqueConstraint("question_result_id", "number"),)
 

@@ -9,12 +9,14 @@ from gradebook.users import is_staff
 
 
 class OverrideError(ValueError):
-    pass
+    """An override refused: not staff, a question the assignment lacks, no reason or negative points."""
 
 
 def add_override(
     session: Session, submission: Submission, question: str, points: int, author: User, reason: str
 ) -> Override:
+    """Set `question`'s points of `submission` by hand, with a reason, audited under `author` (staff only); the newest
+    override in force counts (gradebook.policies). Raises OverrideError."""
     if not is_staff(author):
         raise OverrideError("only TAs and instructors may override scores")
     if question not in submission.assignment.questions:
@@ -32,6 +34,8 @@ def add_override(
 
 
 def revoke_override(session: Session, override: Override, author: User) -> None:
+    """Withdraw an override (kept for the audit); the points fall back to the graded ones or an older override. Raises
+    OverrideError unless `author` is staff."""
     if not is_staff(author):
         raise OverrideError("only TAs and instructors may revoke overrides")
     override.revoked = True

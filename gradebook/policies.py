@@ -15,6 +15,8 @@ from gradebook.models import Assignment, GradingRun, Submission
 
 
 class QuestionPointsLike(Protocol):
+    """A graded question's points as the policies read them (a QuestionRecord row or a plain row)."""
+
     @property
     def question(self) -> str: ...
 
@@ -23,6 +25,8 @@ class QuestionPointsLike(Protocol):
 
 
 class RunLike(Protocol):
+    """A grading run as the policies read it: whether it counts, its status, maximum and questions."""
+
     @property
     def current(self) -> bool: ...
 
@@ -37,6 +41,8 @@ class RunLike(Protocol):
 
 
 class OverrideLike(Protocol):
+    """An override as the policies read it: the newest one not revoked counts."""
+
     @property
     def id(self) -> int: ...
 
@@ -51,6 +57,8 @@ class OverrideLike(Protocol):
 
 
 class SubmissionLike(Protocol):
+    """A submission as the policies read it: ORM rows or the dashboard's plain rows both fit."""
+
     @property
     def id(self) -> int: ...
 
@@ -72,6 +80,7 @@ OverrideT = TypeVar("OverrideT", bound=OverrideLike)
 
 
 def is_late(assignment: Assignment, uploaded_at: datetime) -> bool:
+    """Whether an upload at `uploaded_at` is after the assignment's due date."""
     return uploaded_at > assignment.due_at
 
 
@@ -107,6 +116,9 @@ def latest_override(overrides: Iterable[OverrideT], question: str) -> OverrideT 
 
 @dataclass(frozen=True)
 class ScoredSubmission(Generic[S]):
+    """A submission's counted score: raw points per question after overrides, and the late factor (0 to 1) applied by
+    `points` and `total`."""
+
     submission: S
     run: RunLike
     raw_points: dict[str, int]  # per question, after overrides, before the late penalty
@@ -115,10 +127,12 @@ class ScoredSubmission(Generic[S]):
 
     @property
     def points(self) -> dict[str, float]:
+        """Points per question after the late penalty (fractions when a penalty applies)."""
         return {q: p * self.factor for q, p in self.raw_points.items()}
 
     @property
     def total(self) -> float:
+        """The total after the late penalty."""
         return sum(self.raw_points.values()) * self.factor
 
 

@@ -18,16 +18,19 @@ from gradebook.runs import make_current
 
 
 class RegradeError(ValueError):
-    pass
+    """A regrade refused: nothing in scope, an unknown assignment or student, a change-set already decided."""
 
 
 @dataclass(frozen=True)
 class RegradeScope:
+    """Which submissions a regrade covers: an assignment, a student, and/or only those below full marks."""
+
     assignment: str | None = None  # slug; None: every assignment
     student: str | None = None  # username; None: every student
     only_failed: bool = False  # only submissions whose current grade is below full marks
 
     def to_dict(self) -> dict[str, object]:
+        """The scope as stored with its change-set (JSON)."""
         return {"assignment": self.assignment, "student": self.student, "only_failed": self.only_failed}
 
 
@@ -87,6 +90,8 @@ def regrade_submission(
 
 @dataclass(frozen=True)
 class Progress:
+    """A change-set's runs: how many in all, decided (graded, cancelled or superseded), running and delayed."""
+
     total: int
     done: int
     running: int
@@ -94,10 +99,12 @@ class Progress:
 
     @property
     def finished(self) -> bool:
+        """Every run of the change-set is decided."""
         return self.done >= self.total
 
 
 def progress(session: Session, change_set_id: int) -> Progress:
+    """How far the change-set's grading is (`nngrade regrade` polls it)."""
     rows = dict(session.execute(
         select(GradingRun.status, func.count()).where(GradingRun.change_set_id == change_set_id)
         .group_by(GradingRun.status)
@@ -109,6 +116,9 @@ def progress(session: Session, change_set_id: int) -> Progress:
 
 @dataclass(frozen=True)
 class ScoreChange:
+    """One changed score of a regrade: the question (or "total") before and after, None where there was none, and the
+    new run that would count."""
+
     submission_id: int
     username: str
     assignment: str
@@ -165,6 +175,8 @@ def apply_change_set(session: Session, change_set_id: int, decided_by: User | No
 
 
 def discard_change_set(session: Session, change_set_id: int, decided_by: User | None = None) -> None:
+    """Decide against the change-set: its runs never count and no grade changes. Raises RegradeError for an unknown or
+    already applied change-set."""
     change_set = session.get(ChangeSet, change_set_id)
     if change_set is None:
         raise RegradeError(f"no change-set {change_set_id}")

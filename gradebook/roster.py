@@ -24,6 +24,8 @@ class RosterError(ValueError):
 
 @dataclass
 class RosterResult:
+    """What a roster import did, by username; `credentials` holds the initial passwords of new accounts."""
+
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)

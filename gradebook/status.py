@@ -13,6 +13,9 @@ from gradebook.models import GradingRun, Submission, User, utcnow
 
 @dataclass(frozen=True)
 class QueueCounts:
+    """The queue from the database: runs waiting (student uploads, regrades), running, delayed by our faults and failed,
+    and the oldest wait in seconds."""
+
     queued_student: int
     queued_bulk: int
     running: int
@@ -41,6 +44,7 @@ class FailedRun:
 
 
 def queue_counts(session: Session, now: datetime | None = None) -> QueueCounts:
+    """Count the runs by state (for `nngrade status` and the TA dashboard), the oldest wait measured to `now`."""
     now = now or utcnow()
     rows = session.execute(
         select(GradingRun.status, GradingRun.purpose, func.count())

@@ -20,6 +20,7 @@ class StoredFileError(OSError):
 
 
 def sha256_bytes(data: bytes) -> str:
+    """The hex SHA-256 of `data`: the key a stored upload is kept and verified under."""
     return hashlib.sha256(data).hexdigest()
 
 

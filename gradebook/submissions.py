@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from gradebook.db import rows_matched
 from gradebook.models import Assignment, GradingRun, Submission, User, utcnow
 from gradebook.policies import is_late
 from gradebook.storage import store_bytes
@@ -147,7 +148,7 @@ def supersede_pending(session: Session, user_id: int, assignment_id: int, keep_s
         .values(status="superseded", finished_at=utcnow(), claim_token=None)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_matched(result)
 
 
 def submissions_of(session: Session, user_id: int, assignment_id: int) -> list[Submission]:

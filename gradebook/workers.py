@@ -14,11 +14,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from gradebook.db import rows_matched
 from gradebook.models import Worker, utcnow
 
 
 @dataclass(frozen=True)
 class WorkerState:
+    """A worker as its heartbeat row tells: identity, host, start, seconds since its last beat, whether it is alive, its
+    grading processes and what keeps it from grading (None when healthy)."""
+
     id: str
     hostname: str
     started_at: datetime
@@ -59,7 +63,7 @@ def beat(session: Session, worker_id: str, problem: str | None = None) -> bool:
         .values(heartbeat_at=db_now(session), problem=problem[:2000] if problem else None)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return rows_matched(result) == 1
 
 
 def mark_stopped(session: Session, worker_id: str) -> None:
@@ -101,4 +105,4 @@ def forget_dead_workers(session: Session, older_than_s: float) -> int:
     result = session.execute(
         delete(Worker).where(Worker.heartbeat_at < cutoff).execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_matched(result)

@@ -19,6 +19,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """The service's settings, read once from NNGRADE_* variables by `load_settings` (README, "Configuration"); sizes in
+    bytes, intervals in seconds."""
+
     var_dir: Path = Path("var")
     database_url: str = "sqlite:///var/nngrade.sqlite3"
     redis_url: str = "redis://127.0.0.1:6379/0"

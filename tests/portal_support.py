@@ -65,9 +65,6 @@ class RecordingQueue:
     def publish(self, run_id: int, purpose: str) -> None:
         self.published.append((run_id, purpose))
 
-    def worker_count(self) -> int | None:
-        return 1
-
 
 @contextmanager
 def served(settings: Settings, queue: RunQueue | None, limiter_storage_uri: str | None = None) -> Iterator[str]:
@@ -82,6 +79,32 @@ def served(settings: Settings, queue: RunQueue | None, limiter_storage_uri: str 
         server.shutdown()
         thread.join(timeout=10)
         app.extensions["nngrade.db"].dispose()
+
+
+@contextmanager
+def served_grading(settings: Settings, join_timeout_s: float = 600) -> Iterator[str]:
+    """The portal on a loopback port whose published runs are graded at once, each in a thread of this process,
+    by the worker's own task code (worker.tasks.grade) with `settings.runner`; yields its base URL."""
+    from worker.context import ProcessContext
+    from worker.options import WorkerOptions
+    from worker.tasks import grade
+
+    context = ProcessContext(settings, WorkerOptions())
+    threads: list[threading.Thread] = []
+
+    class GradeNow:
+        def publish(self, run_id: int, purpose: str) -> None:
+            thread = threading.Thread(target=grade, args=(context, run_id), daemon=True)
+            threads.append(thread)
+            thread.start()
+
+    try:
+        with served(settings, GradeNow(), limiter_storage_uri="memory://") as url:
+            yield url
+    finally:
+        for thread in threads:
+            thread.join(timeout=join_timeout_s)
+        context.dispose()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -81,9 +81,6 @@ def portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
             threads.append(thread)
             thread.start()
 
-        def worker_count(self) -> int | None:
-            return 1
-
     app = create_app(settings, ThreadQueue(), limiter_storage_uri="memory://")
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     serving = threading.Thread(target=server.serve_forever, daemon=True)

@@ -83,9 +83,6 @@ def grading_portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
             threads.append(thread)
             thread.start()
 
-        def worker_count(self) -> int | None:
-            return 1
-
     app = create_app(settings, ThreadQueue(), limiter_storage_uri="memory://")
     server, serving = _serve(app)
     try:
@@ -108,9 +105,6 @@ def large_course(tmp_path: Path) -> Iterator[Portal]:
     class IdleQueue:
         def publish(self, run_id: int, purpose: str) -> None:
             pass
-
-        def worker_count(self) -> int | None:
-            return 4
 
     app = create_app(settings, IdleQueue(), limiter_storage_uri="memory://")
     server, serving = _serve(app)

@@ -3,6 +3,7 @@ unless asked, and student text shown as data, never obeyed by the terminal."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import replace
@@ -12,7 +13,7 @@ import pytest
 from scripted import ScriptedRunner
 
 from cli.app import build_parser, run
-from cli.grade import grading_config
+from cli.grade import AttemptProgress, grading_config
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.report import ErrorInfo
@@ -134,3 +135,16 @@ def test_a_submission_cannot_rewrite_the_instructors_terminal(
                 "--data-dir", str(data_dir), "--json"])
     out = capsys.readouterr().out
     assert code == 0 and not RAW_CONTROLS.search(out) and json.loads(out)["total_points"] == 2
+
+
+def test_progress_shows_each_attempts_epoch_and_validation_accuracy() -> None:
+    out = io.StringIO()  # not a terminal: each attempt's line is written once, in its final state
+    with AttemptProgress(out) as progress:
+        for epoch in (1, 2, 3):
+            progress.update({"event": "epoch", "epoch": epoch, "question": "q1", "seed": 0})
+        progress.update({"event": "epoch", "epoch": 1, "question": "q2", "seed": 0})
+        progress.update({"event": "validation_accuracy", "value": 0.9751, "question": "q2", "seed": 0})
+        progress.update({"event": "epoch", "epoch": 2, "question": "q2", "seed": 0})
+        assert out.getvalue() == ""
+    lines = [line.strip() for line in out.getvalue().splitlines()]
+    assert lines == ["- q1 seed 0: epoch 3", "- q2 seed 0: epoch 2, validation accuracy 97.51%"]

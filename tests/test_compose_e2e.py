@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.canary import CanaryOptions, Portal, load_cases, print_table, run_canary, select_cases
+from cli.canary import CanaryOptions, load_cases, print_table, run_canary, select_cases
+from cli.canary_portal import Portal
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -121,9 +121,6 @@ def course(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             def publish(self, run_id: int, purpose: str) -> None:
                 pass
 
-            def worker_count(self) -> int | None:
-                return 3
-
         app = create_app(settings, Queue(), testing=True, limiter_storage_uri="memory://")
         yield app, seeded
         app.extensions["nngrade.db"].dispose()

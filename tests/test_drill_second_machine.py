@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.canary import Portal
+from cli.canary_portal import Portal
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -37,6 +37,7 @@ from test_worker_support import (
     wait_worker_ready,
 )
 
+from cli.course import status_lines
 from gradebook import assignments, submissions, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 from gradebook.models import GradingRun, QuestionRecord, Worker
@@ -186,7 +187,7 @@ def test_workers_join_and_restart_mid_burst_and_grade_everything_once(drill: Dri
     assert len(owners) == 4  # a, its restart, b and c: four identities
     wait_for(lambda: not our_sandboxes(docker_engine, owners), 30, "the killed worker's sandbox to be reaped")
     status = drill.queue.status()
-    assert a_id not in status.workers and len(status.workers) == 3, status.lines()
+    assert a_id not in status.workers and len(status.workers) == 3, status_lines(status)
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +254,7 @@ def test_a_worker_that_knows_its_cache_is_broken_takes_no_task_until_fixed(drill
     drill.worker("broken", data_dir=cache, health_interval_s="0.5")
     [broken] = drill.worker_ids("broken")
     wait_for(lambda: any(w.problem for w in drill.queue.status().live), 30, "the problem to be reported")
-    assert any("SHA-256" in line for line in drill.queue.status().lines())
+    assert any("SHA-256" in line for line in status_lines(drill.queue.status()))
     run_id = drill.upload("bob", hw, STAFF)
     time.sleep(4)  # several beats and sweeps: the run must stay untouched
     run = drill.run(run_id)

@@ -16,7 +16,19 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from test_worker_support import throwaway_postgres
 
-from gradebook import assignments, export, overrides, policies, regrade, roster, runs, status, submissions, users
+from gradebook import (
+    assignments,
+    export,
+    overrides,
+    policies,
+    regrade,
+    retries,
+    roster,
+    runs,
+    status,
+    submissions,
+    users,
+)
 from gradebook.db import current_revision, make_engine, make_sessionmaker, migrate, transaction
 from gradebook.models import Assignment, AttemptRecord, Base, GradingRun, QuestionRecord, User
 from gradebook.storage import read_verified
@@ -221,23 +233,23 @@ def test_sweep_finds_dead_delayed_and_lost_runs(sessions: sessionmaker[Session])
         _, lost = submissions.create_submission(s, third, a, b"a = 3\n", LIMITS, now=NOW)
         runs.claim_run(s, dead.id, "d", lease_s=60, now=NOW)
         runs.claim_run(s, delayed.id, "e", lease_s=60, now=NOW)
-        runs.mark_delayed(s, delayed.id, "e", "engine down", retry_at=NOW + timedelta(seconds=30), now=NOW)
+        retries.mark_delayed(s, delayed.id, "e", "engine down", retry_at=NOW + timedelta(seconds=30), now=NOW)
     with transaction(sessions) as s:
-        early = runs.runs_to_resend(s, lease_s=60, queued_grace_s=60, in_broker={lost.id},
+        early = retries.runs_to_resend(s, lease_s=60, queued_grace_s=60, in_broker={lost.id},
                                     now=NOW + timedelta(seconds=10))
         assert early == []
-        due = runs.runs_to_resend(s, lease_s=60, queued_grace_s=60, in_broker=set(),
+        due = retries.runs_to_resend(s, lease_s=60, queued_grace_s=60, in_broker=set(),
                                   now=NOW + timedelta(seconds=90))
         assert {(r.run_id, r.why) for r in due} == {
             (dead.id, "worker lost"), (delayed.id, "retry after infrastructure fault"),
             (lost.id, "missing from the broker"),
         }
-        assert runs.runs_to_resend(s, lease_s=60, queued_grace_s=60, in_broker=None,
+        assert retries.runs_to_resend(s, lease_s=60, queued_grace_s=60, in_broker=None,
                                    now=NOW + timedelta(seconds=100)) == []
         counts = status.queue_counts(s, now=NOW + timedelta(seconds=100))
         assert counts.queued_student == 3 and counts.running == 0
         assert s.get(GradingRun, delayed.id).delay_reason == "engine down"  # type: ignore[union-attr]
-    assert runs.backoff_s(1) == 15 and runs.backoff_s(3) == 60 and runs.backoff_s(20) == 600
+    assert retries.backoff_s(1) == 15 and retries.backoff_s(3) == 60 and retries.backoff_s(20) == 600
 
 
 def test_policies_overrides_and_export(sessions: sessionmaker[Session]) -> None:

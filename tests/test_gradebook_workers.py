@@ -16,7 +16,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from test_worker_support import throwaway_postgres
 
-from gradebook import assignments, runs, status, storage, submissions, users, workers
+from gradebook import assignments, retries, runs, status, storage, submissions, users, workers
 from gradebook.db import current_revision, make_engine, make_sessionmaker, migrate, transaction
 from gradebook.models import Base, GradingRun, SubmissionFile
 
@@ -81,7 +81,7 @@ def test_a_run_that_keeps_failing_is_failed_shown_and_retried(sessions: sessionm
     for attempt in range(1, 4):
         with transaction(sessions) as s:
             assert runs.claim_run(s, run_id, f"t{attempt}", lease_s=60, worker_id="w1").state == "claimed"
-            new = runs.record_failure(s, run_id, f"t{attempt}", f"Traceback ...\nKeyError: 'boom {attempt}'",
+            new = retries.record_failure(s, run_id, f"t{attempt}", f"Traceback ...\nKeyError: 'boom {attempt}'",
                                       max_failures=3, retry_at=utcnow_plus(0))
         assert new == ("failed" if attempt == 3 else "delayed")
     with transaction(sessions) as s:
@@ -91,12 +91,12 @@ def test_a_run_that_keeps_failing_is_failed_shown_and_retried(sessions: sessionm
         assert status.queue_counts(s).failed == 1
         [failed] = status.failed_runs(s)
         assert (failed.run_id, failed.username, failed.summary) == (run_id, "ada", "KeyError: 'boom 3'")
-        assert runs.runs_to_resend(s, lease_s=60, queued_grace_s=0, in_broker=set(),
+        assert retries.runs_to_resend(s, lease_s=60, queued_grace_s=0, in_broker=set(),
                                    now=utcnow_plus(3600)) == []
     with transaction(sessions) as s:
-        assert runs.record_failure(s, run_id, "t3", "again", max_failures=3, retry_at=NOW) is None  # no claim
-        assert runs.retry_failed_run(s, run_id) == "submission"
-        assert runs.retry_failed_run(s, run_id) is None  # queued now: nothing to retry
+        assert retries.record_failure(s, run_id, "t3", "again", max_failures=3, retry_at=NOW) is None  # no claim
+        assert retries.retry_failed_run(s, run_id) == "submission"
+        assert retries.retry_failed_run(s, run_id) is None  # queued now: nothing to retry
         run = s.get(GradingRun, run_id, populate_existing=True)
         assert run is not None and (run.status, run.failures) == ("queued", 0)
 
@@ -111,7 +111,7 @@ def test_a_run_whose_workers_keep_dying_is_failed(sessions: sessionmaker[Session
                                   worker_id=f"w{attempt}").state == "claimed"
         moment += timedelta(seconds=120)
         with transaction(sessions) as s:
-            resent = runs.runs_to_resend(s, lease_s=60, queued_grace_s=600, in_broker=set(), max_failures=3,
+            resent = retries.runs_to_resend(s, lease_s=60, queued_grace_s=600, in_broker=set(), max_failures=3,
                                          now=moment)
             assert [r.why for r in resent] == (["worker lost"] if attempt < 3 else [])
     with transaction(sessions) as s:

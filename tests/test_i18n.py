@@ -159,9 +159,6 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         def publish(self, run_id: int, purpose: str) -> None:
             pass
 
-        def worker_count(self) -> int | None:
-            return 1
-
     app = create_app(settings, Queue(), testing=True, limiter_storage_uri="memory://")
     yield app
     app.extensions["nngrade.db"].dispose()

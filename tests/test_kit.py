@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from portal_support import SECRET, Account, Browser, make_course, served
+from portal_support import SECRET, Account, Browser, make_course, served_grading
 from sqlalchemy import select
 
 from gradebook.db import make_engine, make_sessionmaker
@@ -130,34 +129,13 @@ class Portal:
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, docker_engine: object) -> Iterator[Portal]:
     """A portal whose uploads are graded at once in this process, through the Docker sandbox."""
-    from worker.context import ProcessContext
-    from worker.options import WorkerOptions
-    from worker.tasks import grade
-
     root = tmp_path_factory.mktemp("kit-portal")
     settings = Settings(var_dir=root, database_url=f"sqlite:///{root / 'db.sqlite3'}",
                         redis_url="redis://127.0.0.1:1/0", storage_dir=root / "subs", data_dir=data_dir,
                         runner="docker", secret_key=SECRET, session_cookie_secure=False, upload_min_interval_s=0)
     make_course(settings, [STUDENT, OTHER])
-    context = ProcessContext(settings, WorkerOptions())
-    threads: list[threading.Thread] = []
-
-    class GradeNow:
-        def publish(self, run_id: int, purpose: str) -> None:
-            thread = threading.Thread(target=grade, args=(context, run_id), daemon=True)
-            threads.append(thread)
-            thread.start()
-
-        def worker_count(self) -> int | None:
-            return 1
-
-    try:
-        with served(settings, GradeNow(), limiter_storage_uri="memory://") as url:
-            yield Portal(url, settings)
-    finally:
-        for thread in threads:
-            thread.join(timeout=900)
-        context.dispose()
+    with served_grading(settings, join_timeout_s=900) as url:
+        yield Portal(url, settings)
 
 
 def _student(portal: Portal, account: Account = STUDENT) -> Browser:

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from web import charts
+from web.services.feedback import png_cache
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -55,3 +56,27 @@ def test_dashboard_charts_are_pngs() -> None:
     _assert_png(charts.histogram_png([], title="empty", xlabel="x"))
     _assert_png(charts.bar_png({"q2: below threshold": 3, "q1: error": 1}, title="Failures"))
     _assert_png(charts.bar_png({}, title="Failures"))
+
+
+def test_the_picture_cache_renders_once_per_key_and_holds_a_bounded_number_of_bytes() -> None:
+    renders: list[str] = []
+
+    def render(name: str, size: int) -> bytes:
+        renders.append(name)
+        return name.encode()[:1] * size
+
+    get_or_render = png_cache(max_bytes=100)
+    assert get_or_render(("a",), lambda: render("a", 40)) == b"a" * 40
+    assert get_or_render(("a",), lambda: render("a", 40)) == b"a" * 40
+    assert get_or_render(("b",), lambda: render("b", 40)) == b"b" * 40
+    assert renders == ["a", "b"]
+    get_or_render(("a",), lambda: render("a", 40))  # a is now the most recently used
+    get_or_render(("c",), lambda: render("c", 40))  # 120 bytes: the least recently used (b) goes
+    get_or_render(("a",), lambda: render("a", 40))
+    get_or_render(("b",), lambda: render("b", 40))
+    assert renders == ["a", "b", "c", "b"]
+    # Larger than the whole cache: served, never kept, and nothing else is pushed out for it.
+    assert get_or_render(("huge",), lambda: render("huge", 500)) == b"h" * 500
+    get_or_render(("huge",), lambda: render("huge", 500))
+    get_or_render(("b",), lambda: render("b", 40))
+    assert renders == ["a", "b", "c", "b", "huge", "huge"]

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from test_worker_support import throwaway_postgres
 
-from gradebook import assignments, runs, submissions, users
+from gradebook import assignments, retries, runs, submissions, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 from gradebook.models import GradingRun
 from grader.report import Attempt, Environment, QuestionResult, Report
@@ -54,9 +54,6 @@ class RecordingQueue:
 
     def publish(self, run_id: int, purpose: str) -> None:
         self.published.append((run_id, purpose))
-
-    def worker_count(self) -> int | None:
-        return 2
 
 
 @dataclass
@@ -377,7 +374,7 @@ def test_a_failed_run_is_on_the_dashboard_and_never_an_error_of_the_students(cou
     with transaction(make_sessionmaker(engine)) as session:
         run_id = session.scalar(select(GradingRun.id).where(GradingRun.submission_id == course.bob_sub))
         assert run_id is not None and runs.claim_run(session, run_id, "t", lease_s=60).state == "claimed"
-        assert runs.record_failure(session, run_id, "t", "Traceback ...\nKeyError: 'no such column'",
+        assert retries.record_failure(session, run_id, "t", "Traceback ...\nKeyError: 'no such column'",
                                    max_failures=1, retry_at=datetime.now(UTC)) == "failed"
     engine.dispose()
     html = login(course.app, "tara").get("/dashboard/").text

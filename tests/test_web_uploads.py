@@ -12,7 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from portal_support import SECRET, Account, Browser, RecordingQueue, csrf_token, gunicorn, make_course, served
+from portal_support import (
+    SECRET,
+    Account,
+    Browser,
+    RecordingQueue,
+    csrf_token,
+    gunicorn,
+    make_course,
+    served,
+    served_grading,
+)
 from sqlalchemy import func, select
 from test_worker_support import RedisServer, free_port, redis_server, throwaway_postgres  # noqa: F401
 
@@ -85,32 +95,11 @@ def test_rate_limit_holds_under_parallel_uploads(tmp_path: Path, database_url: s
 @pytest.fixture
 def graded_portal(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     """A portal whose published runs are graded at once in this process (q1 only, local runner)."""
-    from worker.context import ProcessContext
-    from worker.options import WorkerOptions
-    from worker.tasks import grade
-
     settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", upload_min_interval_s=0)
     make_course(settings, [ALICE], slugs=[("nn", "Neural networks"), ("nn2", "Second project")],
                 questions=("q1",))
-    context = ProcessContext(settings, WorkerOptions())
-    threads: list[threading.Thread] = []
-
-    class GradeNow:
-        def publish(self, run_id: int, purpose: str) -> None:
-            thread = threading.Thread(target=grade, args=(context, run_id), daemon=True)
-            threads.append(thread)
-            thread.start()
-
-        def worker_count(self) -> int | None:
-            return 1
-
-    try:
-        with served(settings, GradeNow(), limiter_storage_uri="memory://") as url:
-            yield url, settings
-    finally:
-        for thread in threads:
-            thread.join(timeout=600)
-        context.dispose()
+    with served_grading(settings) as url:
+        yield url, settings
 
 
 def _wait_graded(user: Browser, detail_url: str, timeout_s: float = 600) -> dict[str, object]:

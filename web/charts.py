@@ -155,6 +155,8 @@ def per_digit_accuracy(predictions: Sequence[float], labels: Labels) -> list[flo
 
 
 def confusion_matrix_png(predictions: Sequence[float], labels: Labels, words: ChartWords = ENGLISH) -> bytes:
+    """A 10x10 confusion matrix of q2's test predictions (true digits as rows, predicted as columns) as PNG, counts on a
+    log scale so the few mistakes stay visible. Raises ChartDataError unless there is one digit 0-9 per label."""
     matrix = confusion_matrix(predictions, labels)
     fig = _figure(5.2, 4.6)
     ax = fig.add_subplot()
@@ -179,6 +181,8 @@ def confusion_matrix_png(predictions: Sequence[float], labels: Labels, words: Ch
 
 def per_digit_accuracy_png(predictions: Sequence[float], labels: Labels,
                            threshold: float | None = None, words: ChartWords = ENGLISH) -> bytes:
+    """q2's test accuracy per digit 0-9 as a bar chart PNG, bars below `threshold` (a ratio) marked, with the goal as a
+    line. Raises ChartDataError unless there is one digit 0-9 per label."""
     accuracies = per_digit_accuracy(predictions, labels)
     values = [a if a is not None else 0.0 for a in accuracies]
     fig = _figure(6.4, 3.2)

@@ -243,6 +243,8 @@ class LocaleFormatter(string.Formatter):
         self.locale = Locale.parse(locale)
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        """Numbers in the locale's notation for the specs our messages use (".2f", ".1%", "d", "g"); anything else as
+        str.format would."""
         if isinstance(value, bool) or not isinstance(value, int | float):
             return str(super().format_field(value, format_spec))
         spec = format_spec.strip()

@@ -12,6 +12,8 @@ from worker.options import QUEUES, WorkerOptions
 
 
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The worker's flags on `parser`: concurrency, queues, node name, log level, and one flag per WorkerOptions field
+    (its default when not given)."""
     parser.add_argument("--concurrency", type=int, default=None,
                         help="grading processes (default: NNGRADE_WORKER_CONCURRENCY, else the CPU count)")
     parser.add_argument("--queues", default=",".join(QUEUES), help="queues in priority order")
@@ -24,11 +26,13 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> WorkerOptions:
+    """WorkerOptions from the parsed flags, defaults where a flag was not given."""
     given = {f.name: getattr(args, f.name) for f in fields(WorkerOptions) if getattr(args, f.name) is not None}
     return WorkerOptions(**given)
 
 
 def start_from_args(args: argparse.Namespace) -> int:
+    """Run a worker for the parsed flags and the environment's settings (blocks until it stops)."""
     settings = load_settings()
     run_worker(settings, options_from(args), concurrency=args.concurrency,
                queues=tuple(q for q in args.queues.split(",") if q), hostname=args.hostname,
@@ -37,6 +41,7 @@ def start_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m worker`: parse `argv` and run a worker."""
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     add_worker_arguments(parser)
     return start_from_args(parser.parse_args(argv))

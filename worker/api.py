@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gradebook.db import make_engine, make_sessionmaker, transaction
 from gradebook.models import GradingRun
 from gradebook.regrade import RegradeScope, create_change_set
-from gradebook.runs import retry_failed_run
+from gradebook.retries import retry_failed_run
 from gradebook.status import FailedRun, QueueCounts, failed_runs, queue_counts
 from gradebook.workers import WorkerState, live_workers
 from nngrade.settings import Settings
@@ -25,11 +25,13 @@ from worker.options import WorkerOptions
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GradingQueue", "QueueStatus", "publish_run"]
+__all__ = ["GradingQueue", "QueueStatus"]
 
 
 @dataclass(frozen=True)
 class QueueStatus:
+    """The queue as `nngrade status` shows it (cli.course.status_lines)."""
+
     counts: QueueCounts  # from the database
     broker_depth: dict[str, int] | None  # messages waiting in Redis per queue; None when unreachable
     live: list[WorkerState]  # workers whose heartbeat is fresh, from the database
@@ -39,35 +41,6 @@ class QueueStatus:
     def workers(self) -> list[str]:
         """Identities of the live workers."""
         return [w.id for w in self.live]
-
-    def lines(self, traceback_lines: int = 40, tracebacks: int = 5) -> list[str]:
-        """What `nngrade status` prints: counts, workers and their health, failed runs with the newest
-        `tracebacks` tracebacks (their last `traceback_lines` lines)."""
-        c = self.counts
-        depth = "unreachable" if self.broker_depth is None else ", ".join(
-            f"{q} {n}" for q, n in self.broker_depth.items())
-        oldest = "-" if c.oldest_wait_s is None else f"{c.oldest_wait_s:.0f} s"
-        out = [
-            f"queued:        {c.queued_student} student, {c.queued_bulk} regrade",
-            f"running:       {c.running}",
-            f"delayed:       {c.delayed} (infrastructure faults, retrying)",
-            f"failed:        {c.failed} (need staff: nngrade retry RUN)",
-            f"oldest wait:   {oldest}",
-            f"broker depth:  {depth}",
-            f"workers alive: {len(self.live)}",
-        ]
-        for w in self.live:
-            health = f"cannot grade: {w.problem}" if w.problem else "healthy"
-            out.append(f"  {w.id}  ({w.concurrency} processes, beat {w.heartbeat_age_s:.0f} s ago, {health})")
-        for number, f in enumerate(self.failed):
-            out.append(f"failed run {f.run_id} (submission {f.submission_id}, {f.username}, {f.purpose}, "
-                       f"{f.failures} failures): {f.summary}")
-            if number < tracebacks:
-                lines = f.failure.rstrip().splitlines()
-                if len(lines) > traceback_lines:
-                    lines = ["...", *lines[-traceback_lines:]]
-                out.extend(f"    {line}" for line in lines)
-        return out
 
 
 class GradingQueue:
@@ -82,6 +55,7 @@ class GradingQueue:
         self.sessions = make_sessionmaker(self._engine)
 
     def close(self) -> None:
+        """Release the database connections."""
         self._engine.dispose()
 
     def enqueue_submission(self, submission_id: int) -> int | None:

@@ -93,6 +93,7 @@ class SweepStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery is unt
         self.sweeper: Sweeper | None = None
 
     def start(self, worker: Any) -> None:
+        """Start the heartbeat and health thread and the sweep thread in the worker's main process."""
         app = worker.app
         settings: Settings = app.nngrade_settings
         options: WorkerOptions = app.nngrade_options
@@ -116,7 +117,7 @@ class SweepStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery is unt
         self.sweeper.start()
 
     def stop(self, worker: Any) -> None:
-        # Only the sweep stops here: the heartbeat goes on while a warm shutdown finishes running grades.
+        """Stop the sweep only: the heartbeat goes on while a warm shutdown finishes running grades."""
         if self.sweeper is not None:
             self.sweeper.stop()
 
@@ -133,6 +134,7 @@ def worker_argv(
     hostname: str | None = None,
     loglevel: str = "INFO",
 ) -> list[str]:
+    """Celery's worker command line: prefork pool, the queues in priority order, no gossip or mingle."""
     argv = [
         "worker",
         f"--concurrency={concurrency or max(1, settings.worker_concurrency)}",

@@ -52,6 +52,7 @@ class ProcessContext:
 
     @property
     def sessions(self) -> sessionmaker[Session]:
+        """This process's session factory, created on first use after a fork."""
         with self._lock:
             self._check_pid()
             if self._sessions is None:
@@ -61,6 +62,8 @@ class ProcessContext:
 
     @property
     def runner(self) -> Runner:
+        """This process's runner (the Docker sandbox, or the one WorkerOptions.runner_factory names), guarded by the
+        MNIST check and created on first use after a fork."""
         with self._lock:
             self._check_pid()
             if self._runner is None:
@@ -68,6 +71,7 @@ class ProcessContext:
             return self._runner
 
     def dispose(self) -> None:
+        """Close this process's database connections."""
         with self._lock:
             if self._engine is not None:
                 self._engine.dispose()

@@ -72,6 +72,8 @@ class GuardedRunner:
         return getattr(self.inner, attribute)
 
     def run(self, request: RunRequest, on_progress: ProgressCallback | None = None) -> RunOutcome:
+        """Run one attempt unless the MNIST cache is broken; an attempt that failed on the data while the cache is
+        broken becomes our fault (infrastructure_error), never the student's."""
         needs_data = get_question(request.question).needs_mnist
         if needs_data and (problem := self.guard.problem()) is not None:
             return self._refused(request, problem)

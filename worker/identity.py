@@ -19,6 +19,9 @@ from sandbox.owner import owner_id
 
 @dataclass(frozen=True)
 class WorkerIdentity:
+    """Who a worker process is: the id that labels its sandboxes and keys its heartbeat, its Celery node name, host,
+    process id and start time."""
+
     id: str
     node: str  # the Celery node name, e.g. grader@host (what `celery inspect` and pings use)
     hostname: str

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 class Liveness:
+    """The worker's registration, heartbeat and health in the gradebook, on a daemon thread for the process's life (see
+    the module's docstring)."""
+
     def __init__(
         self,
         app: Any,

@@ -16,6 +16,8 @@ TASK_NAME = "nngrade.grade_run"
 
 @dataclass(frozen=True)
 class WorkerOptions:
+    """Queue tuning given to `nngrade worker` as flags; every time is in seconds."""
+
     # Redis hands an unacknowledged task to another worker after this long; longer than any grade.
     visibility_timeout_s: float = 2 * 3600.0
     # A claim whose heartbeat is older than this belongs to a dead worker and may be taken over.

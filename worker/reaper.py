@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Verdict:
+    """A sandbox container to remove, and why."""
+
     container: ContainerInfo
     why: str
 

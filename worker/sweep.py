@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gradebook.db import transaction
-from gradebook.runs import Resend, runs_to_resend
+from gradebook.retries import Resend, runs_to_resend
 from gradebook.workers import forget_dead_workers
 from worker.broker import publish_run, run_ids_in_broker
 from worker.options import WorkerOptions
@@ -55,10 +55,12 @@ class Sweeper:
         self._thread = threading.Thread(target=self._loop, name="nngrade-sweep", daemon=True)
 
     def start(self) -> None:
+        """Sweep once now, then every `sweep_interval_s` on the thread."""
         self.reap()
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread after the current sweep (waits up to 10 s)."""
         self._stop.set()
         self._thread.join(timeout=10)
 

@@ -25,16 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from gradebook.assignments import grading_config
 from gradebook.db import transaction
 from gradebook.models import GradingRun, utcnow
-from gradebook.runs import (
-    backoff_s,
-    claim_run,
-    finish_run,
-    heartbeat,
-    mark_delayed,
-    record_failure,
-    record_question,
-    recorded_questions,
-)
+from gradebook.retries import backoff_s, mark_delayed, record_failure
+from gradebook.runs import claim_run, finish_run, heartbeat, record_question, recorded_questions
 from gradebook.storage import read_verified
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
@@ -50,6 +42,8 @@ class InfrastructureFault(Exception):
 
 
 def register_tasks(app: Any) -> None:
+    """Register the grading task on `app` with this process's context (database, runner); the task takes
+    a run id only."""
     context = ProcessContext(app.nngrade_settings, app.nngrade_options, getattr(app, "nngrade_worker_id", None))
     app.nngrade_context = context
 

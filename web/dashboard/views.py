@@ -17,14 +17,14 @@ from web.dashboard import queries
 from web.db import read_session
 from web.i18n import current_locale, fmt_duration, fmt_wait, gettext
 from web.services import dashboard, history
-from web.services.feedback import PngCache, chart_words
+from web.services.feedback import chart_words, png_cache
 from web.services.models import QueueHealth
 from web.services.pages import outcome_label
 from web.submissions import queries as submission_queries
 from web.submissions.views import current_pace
 
 blueprint = Blueprint("dashboard", __name__)
-_png_cache = PngCache(max_items=32)
+_chart_png = png_cache(max_bytes=4 * 2**20)
 
 CHART_NAMES = ("scores", "losses", "accuracies", "runtimes", "failures")
 
@@ -152,7 +152,7 @@ def chart(name: str) -> Response:
         reasons = {f"{question}: {outcome_label(outcome)}": n for (question, outcome), n in d.failure_reasons.items()}
         return charts.bar_png(reasons, title=gettext("Failure reasons (questions not passed)"), words=words)
 
-    png = _png_cache.get_or_render(key, render)
+    png = _chart_png(key, render)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=30"})
 
 

@@ -11,12 +11,16 @@ from web.i18n import lazy_gettext as _l
 
 
 class RegradeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information
+    """An instructor's regrade of one submission, with the reason kept on the change-set."""
+
     reason = StringField(_l("Reason"), validators=[InputRequired(_l("Say why this submission is regraded.")),
                                                    Length(min=3, max=500,
                                                           message=_l("Write between 3 and 500 characters."))])
 
 
 class OverrideForm(FlaskForm):  # type: ignore[misc]
+    """An instructor's override of one question's points (0-100), with the reason TAs see."""
+
     question = SelectField(_l("Question"), choices=[SelectChoice("q1"), SelectChoice("q2")])
     points = IntegerField(_l("Points"), validators=[
         InputRequired(_l("Give the points.")),
@@ -27,7 +31,7 @@ class OverrideForm(FlaskForm):  # type: ignore[misc]
 
 
 class ApplyForm(FlaskForm):  # type: ignore[misc]
-    pass
+    """Applying a reviewed change-set: no fields, only the CSRF token."""
 
 
 class CourseForm(FlaskForm):  # type: ignore[misc]

@@ -134,6 +134,9 @@ def paginate(rows: Sequence[StudentRow], filters: Filters) -> StudentPage:
 
 @dataclass(frozen=True)
 class Distributions:
+    """What the dashboard's histograms show for the graded students: total scores, q1 losses, q2 accuracies (ratios),
+    run times in seconds and the failure reasons counted by (question, outcome)."""
+
     scores: list[float]
     q1_losses: list[float]
     q2_accuracies: list[float]

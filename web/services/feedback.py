@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import cachetools
 import numpy as np
 import numpy.typing as npt
 
@@ -23,6 +23,8 @@ TEST_LABELS = "private/test_labels.npy"
 
 @dataclass(frozen=True)
 class ChartSpec:
+    """A feedback picture: its name in the URL, its question and the alt text."""
+
     name: str
     question: str
     alt: Any  # what the picture shows, for screen readers and broken images (a lazy translation)
@@ -72,10 +74,13 @@ class ChartUnavailable(LookupError):
 
 
 def counted(report: Report, question: str) -> QuestionResult | None:
+    """The report's result for `question`, or None when it was not graded."""
     return next((q for q in report.questions if q.question == question), None)
 
 
 def available_charts(report: Report | None, data_dir: Path) -> list[ChartSpec]:
+    """The pictures `report` has data for: q1's curve when it holds the 200 predictions, q2's when it has predictions
+    and the host has the test labels (and images, for the misclassified digits)."""
     if report is None:
         return []
     names: list[str] = []
@@ -140,22 +145,14 @@ def render_chart(report: Report, name: str, data_dir: Path, words: charts.ChartW
     raise ChartUnavailable(name)
 
 
-class PngCache:
-    """A small LRU of rendered pictures keyed by what determines them; reports never change once stored."""
+def png_cache(max_bytes: int) -> Callable[[tuple[Any, ...], Callable[[], bytes]], bytes]:
+    """`get_or_render(key, render)`: the PNG bytes `render()` makes, kept by `key` (what determines the
+    picture; stored reports never change) while the cache holds under `max_bytes`, least recently used out
+    first. Thread-safe; a picture larger than the whole cache is returned and not kept (cachetools)."""
 
-    def __init__(self, max_items: int = 256) -> None:
-        self._items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-        self._max = max_items
-        self._lock = threading.Lock()
+    @cachetools.cached(cachetools.LRUCache(maxsize=max_bytes, getsizeof=len), key=lambda key, render: key,
+                       lock=threading.Lock())
+    def get_or_render(key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
+        return render()
 
-    def get_or_render(self, key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        png = render()
-        with self._lock:
-            self._items[key] = png
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
-        return png
+    return get_or_render

@@ -94,6 +94,9 @@ def status_detail(s: SubmissionView) -> str:
 
 @dataclass(frozen=True)
 class AttemptRow:
+    """One attempt as the result page shows it: seed, outcome, points, the metric and detail already in the reader's
+    language, seconds of wall and CPU time, peak memory in MB, epochs, whether it counted."""
+
     number: int
     seed: int
     outcome: str
@@ -109,6 +112,9 @@ class AttemptRow:
 
 @dataclass(frozen=True)
 class QuestionRow:
+    """One question as the result page shows it, every sentence already in the reader's language: points, outcome, the
+    metric against its goal, the detail, hints, warnings and the attempts."""
+
     question: str
     title: str
     points: int

@@ -31,7 +31,8 @@ from web.submissions import queries
 from web.submissions.forms import UploadForm
 
 blueprint = Blueprint("submissions", __name__)
-_png_cache = feedback.PngCache()
+# A result page's pictures are 20-80 kB each: a few hundred stay rendered per process.
+_chart_png = feedback.png_cache(max_bytes=16 * 2**20)
 EXPECTED_NAME = "models.py"
 # The queue's pace changes slowly; every student polling status.json need not measure it again.
 PACE_TTL_S = 5.0
@@ -236,7 +237,7 @@ def chart(submission_id: int, name: str) -> Response:
     data_dir = _settings().data_dir
     locale = current_locale()
     try:
-        png = _png_cache.get_or_render(
+        png = _chart_png(
             (report.submission_sha256, submission.id, submission.finished_at, name, locale),
             lambda: feedback.render_chart(report, name, data_dir, feedback.chart_words()))
     except feedback.ChartUnavailable:
