@@ -8,6 +8,8 @@ library bit for bit. Imports numpy and the standard library only.
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -39,6 +41,13 @@ __all__ = [
 
 
 _ARRAY = np.ndarray  # the one array type the fast paths take; subclasses go the general way
+_FLOAT64 = np.dtype(np.float64)
+# Constants as 0-d float64 arrays: with a float64 array, a ufunc computes exactly what it computes with
+# the Python number (same loop, same value), without converting that number on every call.
+_ZERO = np.zeros(())
+_TWO = np.full((), 2.0)
+_ZERO.flags.writeable = False
+_TWO.flags.writeable = False
 
 # The original library validated with `assert`, so student code may catch AssertionError: every
 # error below is also one, while being a real exception that `python -O` cannot strip.
@@ -101,7 +110,7 @@ class DataNode(Node):
         return []
 
 
-# Below this many values a new array costs less than looking the buffers up.
+# Below this many values a new array costs less than looking the buffer up.
 _UPDATE_BUFFER_MIN_SIZE = 4096
 
 
@@ -143,21 +152,37 @@ class Parameter(DataNode):
                 f"instead got {type(multiplier).__name__}"
             )
         data, step = self.data, direction.data
-        if (type(data) is np.ndarray and type(step) is np.ndarray and data.dtype == step.dtype == np.float64
-                and data.size >= _UPDATE_BUFFER_MIN_SIZE):
-            # The same two operations into buffers this parameter keeps, instead of two new arrays per
-            # update (the product, the finiteness mask): for a 784x200 weight, 1.4 MB of fresh memory a step.
-            buffers = self.__dict__.get("_update_buffers")
-            if buffers is None or buffers[0].shape != data.shape:
-                buffers = self._update_buffers = (np.empty(data.shape), np.empty(data.shape, dtype=bool))
-            product, finite = buffers
-            self.data += np.multiply(multiplier, step, out=product)
-            all_finite = np.logical_and.reduce(np.isfinite(self.data, out=finite), axis=None)
-        else:
+        if type(data) is not _ARRAY or type(step) is not _ARRAY or data.dtype is not _FLOAT64 \
+                or step.dtype is not _FLOAT64:
             self.data += multiplier * step
             all_finite = np.isfinite(self.data).all()
+        elif data.size < _UPDATE_BUFFER_MIN_SIZE:
+            # The same update (`multiplier * step` is this np.multiply) without the wrappers around it.
+            self.data += np.multiply(multiplier, step)
+            data = self.data
+            all_finite = math.isfinite(data.item()) if data.size == 1 else _all_finite(data)
+        else:
+            # The same update with the product in a buffer kept for this parameter (outside its __dict__,
+            # which students may look at), instead of a new array each step: 1.25 MB for a 784x200 weight.
+            product = _UPDATE_PRODUCTS.get(self) if type(self) is Parameter else None
+            if product is None or product.shape != data.shape:
+                product = np.empty(data.shape)
+                if type(self) is Parameter:
+                    _UPDATE_PRODUCTS[self] = product
+            self.data += np.multiply(multiplier, step, out=product)
+            all_finite = _all_finite(self.data)
         if not all_finite:
             raise NonFiniteError("Parameter contains NaN or infinity after update, cannot continue")
+
+
+def _all_finite(values: Any) -> bool:
+    """np.isfinite(values).all() for a float64 array, usually from one pass over it: if the sum of the values
+    is finite, so is every value (an infinity or a NaN in a sum never becomes finite again); if it is not,
+    a value is not finite or the sum overflowed, and the values are checked one by one."""
+    return math.isfinite(np.add.reduce(values, None)) or bool(np.logical_and.reduce(np.isfinite(values), None))
+
+
+_UPDATE_PRODUCTS: weakref.WeakKeyDictionary[Parameter, Any] = weakref.WeakKeyDictionary()
 
 
 class Constant(DataNode):
@@ -329,7 +354,8 @@ class Linear(FunctionNode):
                 a, b = first.data, second.data
                 if type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
                     self.parents = parents
-                    self.data = np.dot(a, b)
+                    # ndarray.dot is np.dot's own routine, without the dispatch NumPy 1.x wraps np.dot in.
+                    self.data = a.dot(b)
                     return
         super().__init__(*parents)
 
@@ -363,7 +389,7 @@ class ReLU(FunctionNode):
                 x = source.data
                 if type(x) is np.ndarray and x.ndim == 2:
                     self.parents = parents
-                    self.data = np.maximum(x, 0)
+                    self.data = np.maximum(x, _ZERO if x.dtype is _FLOAT64 else 0)
                     return
         super().__init__(*parents)
 
@@ -420,8 +446,8 @@ def _square_loss_value(a: Any, b: Any) -> Any:
     """
     difference = a - b
     np.square(difference, out=difference)
-    np.true_divide(difference, 2, out=difference)
-    return np.float64(np.add.reduce(difference, axis=None) / difference.size)
+    np.true_divide(difference, _TWO, out=difference)
+    return np.float64(np.add.reduce(difference, None) / difference.size)
 
 
 class SoftmaxLoss(FunctionNode):
@@ -583,9 +609,11 @@ class _Accumulator:
         if type(gradient) is not np.ndarray or gradient.dtype.kind not in "fc":
             return gradient.copy() if isinstance(gradient, np.ndarray) and node not in self.owned else gradient
         if node in self.owned:
-            return gradient if node in self.unsigned else np.add(gradient, 0.0, out=gradient)
+            if node in self.unsigned:
+                return gradient
+            return np.add(gradient, _ZERO if gradient.dtype is _FLOAT64 else 0.0, out=gradient)
         self.owned.add(node)
-        self.grads[node] = gradient = np.add(gradient, 0.0)
+        self.grads[node] = gradient = np.add(gradient, _ZERO if gradient.dtype is _FLOAT64 else 0.0)
         return gradient
 
 
@@ -651,53 +679,106 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
 
     work, relevant = _plan(loss, set(parameters))
     acc = _Accumulator()
-    grads = acc.grads
+    grads, owned, unsigned = acc.grads, acc.owned, acc.unsigned
     grads[loss] = 1.0
+    # The common case inline: a node's first contribution, an exact ndarray of its value's dtype and shape,
+    # is kept as is (owned when it is a new array of ours); anything else goes through `acc`. A dtype
+    # equal to another without being the same object only takes the longer way there.
     for node in reversed(work):
         kind = type(node)
-        if kind is DotProduct:
-            DotProduct._backward(None)
-        parents = node.parents
         if kind is Linear:
-            features, weights = parents
+            features, weights = node.parents
             gradient = grads[node]
+            exact = type(gradient) is _ARRAY  # then ndarray.dot: see Linear.__init__
             if features in relevant:
-                acc.add_product(features, np.dot(gradient, weights.data.T), weights.data.shape[1])
+                w = weights.data
+                product = gradient.dot(w.T) if exact and type(w) is _ARRAY else np.dot(gradient, w.T)
+                if features in grads or not (type(product) is _ARRAY and type(x := features.data) is _ARRAY
+                                             and product.dtype is x.dtype and product.shape == x.shape):
+                    acc.add_product(features, product, w.shape[1])
+                else:
+                    grads[features] = product
+                    owned.add(features)
+                    if w.shape[1] > 1:
+                        unsigned.add(features)
             if weights in relevant:
-                acc.add_product(weights, np.dot(features.data.T, gradient), features.data.shape[0])
+                x = features.data
+                product = x.T.dot(gradient) if exact and type(x) is _ARRAY else np.dot(x.T, gradient)
+                if weights in grads or not (type(product) is _ARRAY and type(w := weights.data) is _ARRAY
+                                            and product.dtype is w.dtype and product.shape == w.shape):
+                    acc.add_product(weights, product, x.shape[0])
+                else:
+                    grads[weights] = product
+                    owned.add(weights)
+                    if x.shape[0] > 1:
+                        unsigned.add(weights)
         elif kind is AddBias:
-            features, bias = parents
+            features, bias = node.parents
             gradient = grads[node]
             if features in relevant:
-                acc.add(features, gradient, False)
+                if features in grads or not (type(gradient) is _ARRAY and type(x := features.data) is _ARRAY
+                                             and gradient.dtype is x.dtype and gradient.shape == x.shape):
+                    acc.add(features, gradient, False)
+                else:
+                    grads[features] = gradient  # shared with this node: never written into
             if bias in relevant:
-                if type(gradient) is np.ndarray:  # np.sum's own reduction, without its wrapper
-                    acc.add(bias, np.add.reduce(gradient, axis=0, keepdims=True), True)
+                if type(gradient) is _ARRAY:  # np.sum's own reduction, without its wrapper
+                    total = np.add.reduce(gradient, 0, None, None, True)
+                    if bias in grads or not (type(b := bias.data) is _ARRAY and total.dtype is b.dtype
+                                             and total.shape == b.shape):
+                        acc.add(bias, total, True)
+                    else:
+                        grads[bias] = total
+                        owned.add(bias)
                 else:
                     acc.add(bias, np.sum(gradient, axis=0, keepdims=True), True)
         elif kind is ReLU:
-            (source,) = parents
+            (source,) = node.parents
             gradient = grads[node]
-            if type(gradient) is np.ndarray and gradient.dtype == np.float64:
+            x = source.data
+            if type(gradient) is _ARRAY and gradient.dtype is _FLOAT64 and type(x) is _ARRAY:
                 # g * 1.0 and g * 0.0 exactly as with the float mask, one pass cheaper; into g itself when
                 # it is ours, since this node's gradient is not read again.
-                mask = source.data > 0
-                if node in acc.owned and gradient.shape == mask.shape:
-                    acc.add(source, np.multiply(gradient, mask, out=gradient), True)
+                mask = np.greater(x, _ZERO) if x.dtype is _FLOAT64 else x > 0
+                if node in owned and gradient.shape == mask.shape:
+                    masked = np.multiply(gradient, mask, out=gradient)
                 else:
-                    acc.add(source, gradient * mask, True)
+                    masked = gradient * mask
+                if source in grads or masked.dtype is not x.dtype or masked.shape != x.shape:
+                    acc.add(source, masked, True)
+                else:
+                    grads[source] = masked
+                    owned.add(source)
             else:
-                acc.add(source, ReLU._backward(gradient, source.data)[0], True)
+                acc.add(source, ReLU._backward(gradient, x)[0], True)
         elif kind is Add:
             gradient = grads[node]
-            for parent in parents:
+            for parent in node.parents:
                 if parent in relevant:
                     acc.add(parent, gradient, False)
+        elif kind is SquareLoss:
+            a, b = node.parents
+            gradient = grads[node]
+            x, y = a.data, b.data
+            if (type(gradient) is float and a in relevant and a not in grads and type(x) is _ARRAY
+                    and type(y) is _ARRAY and x.dtype is _FLOAT64 and y.dtype is _FLOAT64 and x.shape == y.shape):
+                # gradient * (a - b) / size, each step into the new difference array; a product with the
+                # loss's own gradient, 1.0, is the identity (a - b holds no signalling NaN), so it is skipped.
+                difference = x - y
+                if gradient != 1.0:
+                    np.multiply(gradient, difference, out=difference)
+                grads[a] = np.true_divide(difference, float(x.size), out=difference)
+                owned.add(a)
+                if b in relevant:
+                    acc.add(b, gradient * (y - x) / x.size, True)
+            else:
+                _backward_square(node, acc, relevant)
         elif kind is SoftmaxLoss:
             _backward_softmax(node, acc, relevant)
-        elif kind is SquareLoss:
-            _backward_square(node, acc, relevant)
+        elif kind is DotProduct:
+            DotProduct._backward(None)
         else:
+            parents = node.parents
             gradient = acc.observable(node)
             contributions = node._backward(gradient, *(parent.data for parent in parents))  # type: ignore[attr-defined]
             for parent, contribution in zip(parents, contributions):
@@ -706,7 +787,13 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
     results: dict[Node, Constant] = {}
     for parameter in parameters:
         if parameter not in results:
-            results[parameter] = Constant(acc.observable(parameter))
+            gradient = grads.get(parameter)
+            if parameter in owned and type(gradient) is _ARRAY and gradient.dtype is _FLOAT64:
+                if parameter not in unsigned:  # the zeros start, into our own array (see acc.observable)
+                    np.add(gradient, _ZERO, out=gradient)
+            else:
+                gradient = acc.observable(parameter)
+            results[parameter] = Constant(gradient)
     return [results[parameter] for parameter in parameters]
 
 
@@ -716,12 +803,11 @@ def _backward_square(node: Node, acc: _Accumulator, relevant: set[Node]) -> None
     size = a.data.size
     if a in relevant:
         difference = a.data - b.data
-        if type(gradient) is float and type(difference) is np.ndarray and difference.dtype == np.float64:
-            # gradient * (a - b) / size, each step into the new difference array; a product with the
-            # loss's own gradient, 1.0, is the identity (a - b holds no signalling NaN), so it is skipped.
+        if type(gradient) is float and type(difference) is _ARRAY and difference.dtype is _FLOAT64:
+            # As in `gradients`.
             if gradient != 1.0:
                 np.multiply(gradient, difference, out=difference)
-            acc.add(a, np.true_divide(difference, size, out=difference), True)
+            acc.add(a, np.true_divide(difference, float(size), out=difference), True)
         else:
             acc.add(a, gradient * difference / size, True)
     if b in relevant:
