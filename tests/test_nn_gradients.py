@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -384,3 +385,20 @@ def test_a_one_term_product_gets_the_zeros_start() -> None:
     assert np.signbit(np.dot(x.data.T, np.array([[1.0]])))[0, 0]  # numpy's product alone gives -0.0
     assert_bits_equal(gradient.data, reference_gradients(loss, [w])[0])
     assert gradient.data[0, 0] == 0 and not np.signbit(gradient.data[0, 0])
+
+
+def test_relu_over_an_ndarray_subclass_gets_the_contracts_backward() -> None:
+    """A ReLU whose input holds an np.matrix (where `*` is a matrix product) while its own gradient is a plain
+    array: the contract multiplies by np.where(x > 0, 1.0, 0.0), a plain array, element by element."""
+    parameter = nn.Parameter(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix says it is deprecated
+        parameter.data = np.matrix([[1.0, -2.0, 3.0], [-1.0, 2.0, 0.0]])
+    relu = nn.ReLU(parameter)
+    relu.data = np.asarray(relu.data)  # a student may replace a node's value
+    # Through an Add, which hands the ReLU its own gradient array (shared, so not multiplied in place).
+    loss = nn.SquareLoss(nn.Add(relu, nn.Constant(np.zeros((2, 3)))), nn.Constant(np.full((2, 3), 0.5)))
+    expected = reference_gradients(loss, [parameter])
+    (gradient,) = nn.gradients(loss, [parameter])
+    assert_bits_equal(gradient.data, expected[0])
+    assert np.array_equal(np.asarray(gradient.data), [[1 / 12, 0.0, 5 / 12], [0.0, 1.5 / 6, 0.0]])
