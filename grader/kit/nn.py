@@ -413,9 +413,14 @@ class SquareLoss(FunctionNode):
             if isinstance(first, Node) and isinstance(second, Node):
                 a, b = first.data, second.data
                 if (type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape == b.shape
-                        and a.dtype == np.float64 and b.dtype == np.float64 and a.size):
+                        and a.dtype is _FLOAT64 and b.dtype is _FLOAT64 and a.size):
+                    # np.mean(np.square(a - b) / 2) in one temporary: the same operations in the same order
+                    # (np.mean is add.reduce, then a division by the count, as a float64), so the same bits.
                     self.parents = parents
-                    self.data = _square_loss_value(a, b)
+                    difference = a - b
+                    np.square(difference, out=difference)
+                    np.true_divide(difference, _TWO, out=difference)
+                    self.data = np.float64(np.add.reduce(difference, None) / difference.size)
                     return
         super().__init__(*parents)
 
@@ -434,17 +439,6 @@ class SquareLoss(FunctionNode):
 
 _square_loss_forward = SquareLoss._forward
 
-
-def _square_loss_value(a: Any, b: Any) -> Any:
-    """np.mean(np.square(a - b) / 2) for float64 a and b of one shape with elements, in one temporary.
-
-    The same operations in the same order as the expression (np.mean is add.reduce, then a division by
-    the count, as a float64), so the same bits.
-    """
-    difference = a - b
-    np.square(difference, out=difference)
-    np.true_divide(difference, _TWO, out=difference)
-    return np.float64(np.add.reduce(difference, None) / difference.size)
 
 
 class SoftmaxLoss(FunctionNode):
@@ -829,10 +823,13 @@ def as_scalar(node: Node) -> float:
     """The single value of a node (e.g. a loss) as a Python float."""
     if not isinstance(node, Node):
         raise NodeTypeError(f"as_scalar needs a node, instead got {type(node).__name__}")
-    if np.size(node.data) != 1:
+    data = node.data
+    # np.size(data) is data.size for these two types, without np.size's dispatch.
+    size = data.size if type(data) is np.float64 or type(data) is _ARRAY else np.size(data)
+    if size != 1:
         raise ShapeError(
             f"as_scalar needs a node holding exactly one value, "
             f"instead got shape {format_shape(np.shape(node.data))}"
         )
-    value: float = node.data.item()
+    value: float = data.item()
     return value
