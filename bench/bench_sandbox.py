@@ -101,7 +101,7 @@ def bench_breakdown(runner: DockerRunner, runs: int) -> None:
         if kind == "hello" or (stream.result is not None and "result" not in marks):
             marks["hello" if kind == "hello" else "result"] = time.perf_counter()
 
-    protocol.HarnessStream._line = line  # type: ignore[method-assign]
+    protocol.HarnessStream._line = line  # type: ignore[method-assign, assignment]
     request = RunRequest(NO_TRAINING, "q1", 0, Limits(wall_s=30.0))
     try:
         runner.run(request)  # warm the engine's and the page cache
