@@ -448,17 +448,36 @@ class SoftmaxLoss(FunctionNode):
     """
 
     def __init__(self, *parents: Node) -> None:
-        if type(self)._forward is not SoftmaxLoss._forward:  # a subclass with its own forward
+        if type(self)._forward is not _softmax_forward:  # a subclass's or a patched forward
             super().__init__(*parents)
             return
         _check_nodes("SoftmaxLoss", parents)
         self.parents = parents
         inputs = [parent.data for parent in parents]
-        log_probs = _check_softmax_inputs(inputs)
-        self.data = np.mean(-np.sum(inputs[1] * log_probs, axis=1))
-        # Backward reuses these log-probabilities while the logits array is still the same object.
-        self._cached_logits = inputs[0]
-        self._cached_log_probs = log_probs
+        logits, labels = inputs if len(inputs) == 2 else (None, None)
+        if (type(logits) is _ARRAY and type(labels) is _ARRAY and logits.dtype is _FLOAT64
+                and labels.dtype is _FLOAT64 and logits.ndim == 2 and logits.shape == labels.shape):
+            # _check_softmax_inputs and the value's expression, without numpy's wrappers: np.all, np.sum,
+            # np.max and np.mean are these reductions (np.mean: add.reduce, then a division by the count as
+            # a float64), so the same checks, errors and bits.
+            if not np.logical_and.reduce(np.greater_equal(labels, _ZERO), None):
+                raise LabelError("SoftmaxLoss labels must be non-negative; pass logits first and labels second")
+            if not (np.abs(np.add.reduce(labels, 1) - 1.0) <= _ALLCLOSE_TOLERANCE).all():
+                raise LabelError(
+                    "SoftmaxLoss labels must sum to 1 in every row; pass logits first and labels second"
+                )
+            log_probs = logits - np.maximum.reduce(logits, 1, None, None, True)
+            log_probs -= np.log(np.add.reduce(np.exp(log_probs), 1, None, None, True))
+            per_row = np.add.reduce(labels * log_probs, 1)
+            np.negative(per_row, out=per_row)
+            self.data = np.float64(np.add.reduce(per_row, None) / per_row.size)
+        else:
+            log_probs = _check_softmax_inputs(inputs)
+            self.data = np.mean(-np.sum(inputs[1] * log_probs, axis=1))
+        if type(self) is SoftmaxLoss:
+            # Backward reuses these log-probabilities while the logits array is still the same object; kept
+            # beside the node rather than in it, where students may look.
+            _SOFTMAX_LOG_PROBS[self] = (inputs[0], log_probs)
 
     @staticmethod
     def log_softmax(logits: Any) -> Any:
@@ -482,6 +501,8 @@ class SoftmaxLoss(FunctionNode):
         ]
 
 
+_softmax_forward = SoftmaxLoss._forward
+_SOFTMAX_LOG_PROBS: weakref.WeakKeyDictionary[SoftmaxLoss, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 _ALLCLOSE_TOLERANCE = 1e-08 + 1e-05 * 1.0  # np.allclose(x, 1)'s atol + rtol·|1|
 
 
@@ -808,13 +829,25 @@ def _backward_square(node: Node, acc: _Accumulator, relevant: set[Node]) -> None
 def _backward_softmax(node: Node, acc: _Accumulator, relevant: set[Node]) -> None:
     logits, labels = node.parents
     gradient = acc.grads[node]
-    if isinstance(logits, FunctionNode) and getattr(node, "_cached_logits", None) is logits.data:
-        log_probs = node._cached_log_probs  # type: ignore[attr-defined]
+    cached = _SOFTMAX_LOG_PROBS.get(node)  # type: ignore[call-overload]
+    if isinstance(logits, FunctionNode) and cached is not None and cached[0] is logits.data:
+        log_probs = cached[1]
     else:
         log_probs = SoftmaxLoss.log_softmax(logits.data)
     batch = logits.data.shape[0]
     if logits in relevant:
-        acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, True)
+        y = labels.data
+        if (type(gradient) is float and type(log_probs) is _ARRAY and log_probs.dtype is _FLOAT64
+                and type(y) is _ARRAY and y.dtype is _FLOAT64 and y.shape == log_probs.shape):
+            # gradient * (exp(log_probs) - labels) / batch, each step into the new exp array; the product with
+            # the loss's own gradient, 1.0, is skipped as in the square loss's backward.
+            contribution = np.exp(log_probs)
+            np.subtract(contribution, y, out=contribution)
+            if gradient != 1.0:
+                np.multiply(gradient, contribution, out=contribution)
+            acc.add(logits, np.true_divide(contribution, float(batch), out=contribution), True)
+        else:
+            acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, True)
     if labels in relevant:
         acc.add(labels, gradient * -log_probs / batch, True)
 
