@@ -6,9 +6,10 @@ The kit maps the public cache's images copy-on-write (`np.load(mmap_mode="c")`) 
 bind mount. Runs the staff solution's q2 in N Docker sandboxes at once (the real runner, image and limits),
 then in one sandbox alone, and samples every student process's mapping of each image file in
 /proc/<pid>/smaps while they train: Rss (pages mapped), Pss (Rss divided among the processes mapping each
-page), Shared_Clean / Private_Clean / Private_Dirty; and each container's memory cgroup (v1 memory.stat:
-cache, rss, mapped_file). Pages shared through the host's page cache show as Pss ≈ Rss / N with Rss in
-Shared_Clean; a private copy would show as Private_* and as N times the page cache.
+page), Shared_* / Private_* (whether other processes map the same page; Dirty is the page's own state), and
+Anonymous (pages copied on write: a private copy); and each container's memory cgroup (v1 memory.stat:
+cache, rss, mapped_file). Pages shared through the host's page cache show as Pss = Rss / (processes mapping
+the file) with Anonymous 0; private copies would show as Anonymous and as more page cache.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sandbox.runner import DockerRunner, DockerSettings  # noqa: E402
 
 STAFF = REPO / "reference_solutions" / "staff" / "models.py"
 IMAGE_FILES = ("train_images.npy", "dev_images.npy", "test_images.npy")
-SMAPS_FIELDS = ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty")
+SMAPS_FIELDS = ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty", "Anonymous")
 CGROUP_FIELDS = ("cache", "rss", "mapped_file")
 MIB = 1024 * 1024
 
