@@ -1,7 +1,7 @@
 """The staff solution's whole grade (q1 + q2) per runner, against a plain-numpy floor in one process.
 
     .venv/bin/python bench/bench_grade.py [--repeat 3] [--runners docker,local] [--image TAG] [--floor-here]
-        [--env NAME=VALUE ...] [--unset NAME ...]
+        [--env NAME=VALUE ...] [--unset NAME ...] [--baseline-image TAG]
 
 The floor trains the staff solution's two networks in hand-written numpy (bench/nn_workloads.py's
 floor: the same initial draws from the same seed, the same steps and learning rates, every loss and
@@ -13,7 +13,9 @@ loss equals the graded one bit for bit, which shows it did the same work.
 Each round grades once per runner and runs the floor once, back to back, so ratios compare neighbours in
 time. --env adds variables to the sandbox's
 environment (the Docker runner's container spec) for this run, e.g. allocator settings; the floor gets
-the same environment, pinned kernels included, so both compute the same bits.
+the same environment, pinned kernels included, so both compute the same bits. --baseline-image adds a
+runner, "base", that grades in another sandbox image (e.g. one built from the commit before a change) in
+the same rounds.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def main() -> None:
     parser.add_argument("--floor-here", action="store_true", help="run the floor on this interpreter")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the sandbox environment")
     parser.add_argument("--unset", action="append", default=[], help="NAME to drop from the sandbox environment")
+    parser.add_argument("--baseline-image", default=None, help="another sandbox image, graded as runner 'base'")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("NNGRADE_DATA_DIR", REPO / "var/data")))
     args = parser.parse_args()
     era_image = None
@@ -117,11 +120,16 @@ def main() -> None:
     environment = sandbox_environment(args.data_dir, extra_env, args.unset)
     config = AssignmentConfig()
     kinds = [kind for kind in args.runners.split(",") if kind]
+    if args.baseline_image:
+        kinds.append("base")
     rounds: list[dict[str, Any]] = []
     for _ in range(args.repeat):
         result: dict[str, Any] = {}
         for kind in kinds:
-            runner = make_runner(kind, args.data_dir, args.image, extra_env, args.unset)
+            if kind == "base":
+                runner = make_runner("docker", args.data_dir, args.baseline_image, extra_env, args.unset)
+            else:
+                runner = make_runner(kind, args.data_dir, args.image, extra_env, args.unset)
             started = time.perf_counter()
             report = grade_submission(STAFF, config, runner, args.data_dir)
             result[kind] = time.perf_counter() - started
@@ -129,7 +137,8 @@ def main() -> None:
             attempts = [q.attempts[q.counted_attempt] for q in report.questions]
             result[kind + " cpu"] = sum(a.cpu_s for a in attempts)
             result[kind + " attempt wall"] = sum(a.wall_s for a in attempts)
-            result["report"] = report
+            if kind != "base":
+                result["report"] = report
         result["floor"], result["floor cpu"], floor_loss = floor(result["report"], args.data_dir, environment,
                                                                  era_image)
         q1 = next(q for q in result["report"].questions if q.question == "q1")

@@ -15,8 +15,12 @@ is taken between neighbours in time; the figure is the median over rounds of tho
 Times are the loop's CPU seconds (user + system, page faults included) per step: on a shared machine
 CPU time moves far less than wall time; wall time is printed beside it.
 
+--baseline DIR adds a fourth variant, "base": our nn as another checkout has it (e.g. the commit before a
+change, from `git archive COMMIT | tar -x -C DIR`), measured in the same rounds, so a change's effect is a
+ratio between neighbours in time too; its final bits must equal ours.
+
 --era runs everything in the era stack's container (Debian bullseye, Python 3.9, numpy 1.22.4; see
-bench/era_stack.py), with the checkout and the MNIST cache mounted read-only and no network.
+bench/era_stack.py), with the checkout, the baseline and the MNIST cache mounted read-only and no network.
 One BLAS thread everywhere; with --era, the kernels pinned as the sandbox pins them (grader/numerics.py).
 """
 
@@ -48,12 +52,15 @@ ALLOCATORS = {
 THREAD_ENV = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
-def measure(variant, shape, steps, allocator, data_dir):
+def measure(variant, shape, steps, allocator, data_dir, baseline=None):
     """Run one workload process; its own loop timings plus what the kernel says it cost."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_") and key != "LD_PRELOAD"}
     env.update(THREAD_ENV)
     env.update(ALLOCATORS[allocator])
-    command = [sys.executable, WORKLOAD, "--variant", variant, "--shape", shape, "--steps", str(steps),
+    # NumPy's notice about the AVX-512 groups a CPU lacks (grader/numerics.py) says nothing about the run.
+    workload = WORKLOAD if variant != "base" else os.path.join(baseline, "bench", "nn_workloads.py")
+    command = [sys.executable, "-W", "ignore:During parsing environment variable:RuntimeWarning", workload,
+               "--variant", "ours" if variant == "base" else variant, "--shape", shape, "--steps", str(steps),
                "--data-dir", data_dir]
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
@@ -69,7 +76,7 @@ def measure(variant, shape, steps, allocator, data_dir):
     return result
 
 
-def summarize(cells, steps_of):
+def summarize(cells, steps_of, variants):
     header = ("allocator", "shape", "variant", "cpu us/step", "wall us/st", "vs floor", "vs lit.", "faults/step",
               "process s", "peak MB")
     row = "{:<16}{:<6}{:<9}{:>12}{:>12}{:>10}{:>10}{:>12}{:>10}{:>9}"
@@ -77,7 +84,7 @@ def summarize(cells, steps_of):
     print(row.format(*header))
     for (allocator, shape), rounds in cells.items():
         steps = steps_of[shape]
-        for variant in VARIANTS:
+        for variant in variants:
             cpu = median(r[variant]["loop_cpu_s"] / steps * 1e6 for r in rounds)
             wall = median(r[variant]["loop_s"] / steps * 1e6 for r in rounds)
             vs_floor = median(r[variant]["loop_cpu_s"] / r["floor"]["loop_cpu_s"] for r in rounds)
@@ -87,10 +94,14 @@ def summarize(cells, steps_of):
             peak = max(r[variant]["peak_mb"] for r in rounds)
             print(row.format(allocator, shape, variant, f"{cpu:.1f}", f"{wall:.1f}", f"{vs_floor:.3f}",
                              f"{vs_literal:.3f}", f"{faults:.1f}", f"{process:.2f}", f"{peak:.0f}"))
-        digests = {variant: {r[variant]["digest"] for r in rounds} for variant in VARIANTS}
+        digests = {variant: {r[variant]["digest"] for r in rounds} for variant in variants}
         same = digests["ours"] == digests["literal"] and len(digests["ours"]) == 1
         print(f"{allocator:<16}{shape:<6}final parameters and losses: ours == literal: {same}, "
               f"floor == literal: {digests['floor'] == digests['literal']} ({','.join(sorted(digests['ours']))})")
+        if "base" in variants:
+            vs_base = median(r["ours"]["loop_cpu_s"] / r["base"]["loop_cpu_s"] for r in rounds)
+            print(f"{allocator:<16}{shape:<6}ours / base (per-round median): {vs_base:.3f}; "
+                  f"base == ours: {digests['base'] == digests['ours']}")
 
 
 def run_here(args):
@@ -109,19 +120,36 @@ def run_here(args):
               platform.python_version(), numpy_version, os.environ.get("OPENBLAS_CORETYPE", "(auto)"),
               os.environ.get("NPY_DISABLE_CPU_FEATURES", "(none)"), args.rounds,
                                            args.q1_steps, args.q2_steps, " ".join(load_before)), flush=True)
+    variants = (*VARIANTS, "base") if args.baseline else VARIANTS
+    if args.baseline:
+        print(f"base: {args.baseline}")
     cells = {(allocator, shape): [] for allocator in allocators for shape in shapes}
     rng = random.Random(args.order_seed)
     for round_number in range(args.rounds):
         for key in cells:
-            order = list(VARIANTS)
+            order = list(variants)
             rng.shuffle(order)
             allocator, shape = key
-            cells[key].append({variant: measure(variant, shape, steps_of[shape], allocator, args.data_dir)
+            cells[key].append({variant: measure(variant, shape, steps_of[shape], allocator, args.data_dir,
+                                                args.baseline)
                                for variant in order})
         print(f"round {round_number + 1} done", file=sys.stderr, flush=True)
     with open("/proc/loadavg") as handle:
         print("load average after: {}".format(" ".join(handle.read().split()[:3])))
-    summarize(cells, steps_of)
+    summarize(cells, steps_of, variants)
+
+
+def _without(argv, options):
+    """The arguments less these options and their values: inside the container they name mounted paths."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in options:
+            skip = True
+        elif not arg.startswith(tuple(option + "=" for option in options)):
+            kept.append(arg)
+    return kept
 
 
 def run_in_era_stack(args, argv):
@@ -130,15 +158,18 @@ def run_in_era_stack(args, argv):
 
     image = era_stack.ensure()
     data_dir = os.path.abspath(args.data_dir)
-    inner = [arg for arg in argv if arg != "--era"]
+    inner = _without([arg for arg in argv if arg != "--era"], ("--data-dir", "--baseline"))
     sys.path.insert(0, REPO)
     from grader.numerics import PINNED_NUMERICS_ENV
 
     command = ["docker", "run", "--rm", "--network", "none", "--user", "10001:10001"]
     for name, value in PINNED_NUMERICS_ENV.items():  # the kernels the sandbox pins
         command += ["-e", f"{name}={value}"]
-    command += ["-v", REPO + ":/repo:ro", "-v", os.path.join(data_dir, "public") + ":/data/public:ro",
-                image, "python3", "-B", "/repo/bench/bench_nn_step.py", "--data-dir", "/data", *inner]
+    command += ["-v", REPO + ":/repo:ro", "-v", os.path.join(data_dir, "public") + ":/data/public:ro"]
+    if args.baseline:
+        command += ["-v", os.path.abspath(args.baseline) + ":/base:ro"]
+        inner += ["--baseline", "/base"]
+    command += [image, "python3", "-B", "/repo/bench/bench_nn_step.py", "--data-dir", "/data", *inner]
     sys.exit(subprocess.run(command).returncode)
 
 
@@ -151,6 +182,7 @@ def main():
     parser.add_argument("--q1-steps", type=int, default=2000)
     parser.add_argument("--q2-steps", type=int, default=600)
     parser.add_argument("--order-seed", type=int, default=0)
+    parser.add_argument("--baseline", default=None, help="another checkout whose nn runs as variant 'base'")
     parser.add_argument("--data-dir", default=os.environ.get("NNGRADE_DATA_DIR", os.path.join(REPO, "var", "data")))
     args = parser.parse_args()
     if args.era:

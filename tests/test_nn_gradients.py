@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -348,6 +349,40 @@ def test_subclasses_and_patched_forwards_are_honoured() -> None:
     assert np.array_equal(nn.ReLU(x).data, x.data)
 
 
+@pytest.mark.parametrize("name", ["Add", "AddBias", "Linear", "ReLU", "SquareLoss", "SoftmaxLoss"])
+def test_every_patched_forward_is_honoured(name: str) -> None:
+    """As the original library: a node's value is whatever its class's _forward returns now."""
+    cls = getattr(nn, name)
+    features = nn.Constant(np.full((2, 3), 0.5))
+    second = {"Add": features, "AddBias": nn.Constant(np.ones((1, 3))), "Linear": nn.Constant(np.ones((3, 3))),
+              "SquareLoss": features, "SoftmaxLoss": nn.Constant(np.full((2, 3), 1 / 3))}
+    parents = [features] if name == "ReLU" else [features, second[name]]
+    original = cls.__dict__["_forward"]
+    try:
+        cls._forward = staticmethod(lambda *inputs: np.full((7, 7), 42.0))
+        assert np.array_equal(cls(*parents).data, np.full((7, 7), 42.0))
+    finally:
+        cls._forward = original
+    assert cls(*parents).data.shape != (7, 7)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_loss_value_is_the_original_expression(dtype: Any) -> None:
+    rng = np.random.RandomState(9)
+    for rows, cols in [(1, 2), (100, 10), (7, 3), (5000, 10)]:
+        logits = (rng.randn(rows, cols) * 30).astype(dtype)
+        labels = np.eye(cols)[rng.randint(cols, size=rows)].astype(dtype)
+        labels[0] = np.full(cols, 1 / cols, dtype=dtype)  # a row that is a spread distribution
+        loss = nn.SoftmaxLoss(nn.Constant(logits), nn.Constant(labels))
+        log_probs = logits - np.max(logits, axis=1, keepdims=True)
+        log_probs -= np.log(np.sum(np.exp(log_probs), axis=1, keepdims=True))
+        expected = np.mean(-np.sum(labels * log_probs, axis=1))
+        assert type(loss.data) is type(expected) and loss.data.tobytes() == expected.tobytes()
+        assert sorted(vars(loss)) == ["data", "parents"]  # nothing of ours for students to see
+        nn.gradients(loss, [])
+        assert sorted(vars(loss)) == ["data", "parents", "used"]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_square_loss_value_is_the_original_expression(dtype: Any) -> None:
     rng = np.random.RandomState(8)
@@ -384,3 +419,20 @@ def test_a_one_term_product_gets_the_zeros_start() -> None:
     assert np.signbit(np.dot(x.data.T, np.array([[1.0]])))[0, 0]  # numpy's product alone gives -0.0
     assert_bits_equal(gradient.data, reference_gradients(loss, [w])[0])
     assert gradient.data[0, 0] == 0 and not np.signbit(gradient.data[0, 0])
+
+
+def test_relu_over_an_ndarray_subclass_gets_the_contracts_backward() -> None:
+    """A ReLU whose input holds an np.matrix (where `*` is a matrix product) while its own gradient is a plain
+    array: the contract multiplies by np.where(x > 0, 1.0, 0.0), a plain array, element by element."""
+    parameter = nn.Parameter(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix says it is deprecated
+        parameter.data = np.matrix([[1.0, -2.0, 3.0], [-1.0, 2.0, 0.0]])
+    relu = nn.ReLU(parameter)
+    relu.data = np.asarray(relu.data)  # a student may replace a node's value
+    # Through an Add, which hands the ReLU its own gradient array (shared, so not multiplied in place).
+    loss = nn.SquareLoss(nn.Add(relu, nn.Constant(np.zeros((2, 3)))), nn.Constant(np.full((2, 3), 0.5)))
+    expected = reference_gradients(loss, [parameter])
+    (gradient,) = nn.gradients(loss, [parameter])
+    assert_bits_equal(gradient.data, expected[0])
+    assert np.array_equal(np.asarray(gradient.data), [[1 / 12, 0.0, 5 / 12], [0.0, 1.5 / 6, 0.0]])

@@ -282,6 +282,46 @@ def test_update_is_in_place_and_exact() -> None:
         parameter.update(direction, multiplier)
 
 
+UPDATE_CASES = ["finite", "sum overflows", "inf", "-inf", "nan", "inf and -inf"]
+
+
+@pytest.mark.parametrize("case", UPDATE_CASES)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 64), (200, 10), (784, 200)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_update_is_the_literal_update_and_check(case: str, shape: tuple[int, int], dtype: Any) -> None:
+    """`data += multiplier * direction`, then NonFiniteError exactly when a value is not finite: the finiteness
+    comes from a sum, which can overflow with every value finite (then no error), small or large parameters."""
+    rng = np.random.RandomState(sum(shape))
+    start = rng.uniform(-1, 1, size=shape).astype(dtype)
+    step = rng.uniform(-1, 1, size=shape).astype(dtype)
+    big = np.finfo(dtype).max
+    if case == "sum overflows":  # every value finite, their sum is not (a 1x1 cannot overflow)
+        start[...] = big / 2
+        step[...] = 0.75 if start.size > 1 else 0.5
+    elif case != "finite":
+        values = {"inf": [np.inf], "-inf": [-np.inf], "nan": [np.nan], "inf and -inf": [np.inf, -np.inf]}[case]
+        for index, value in enumerate(values):
+            step.flat[(index * 7919) % step.size] = value
+    for multiplier in (1, 0.5, np.float64(0.5), True):
+        parameter = nn.Parameter(*shape)
+        parameter.data = start.copy()
+        array = parameter.data
+        expected = start.copy()
+        expected += multiplier * step
+        should_fail = not np.all(np.isfinite(expected))
+        if should_fail:
+            with pytest.raises(nn.NonFiniteError, match="NaN or infinity"):
+                parameter.update(nn.Constant(step), multiplier)
+        else:
+            parameter.update(nn.Constant(step), multiplier)
+            parameter.update(nn.Constant(step), 0.0)  # again, with the buffers it may have kept
+            expected += 0.0 * step
+        assert parameter.data is array and array.dtype == dtype
+        assert array.tobytes() == expected.tobytes()
+        assert should_fail == (case not in ("finite", "sum overflows"))
+        assert sorted(vars(parameter)) == ["data", "parents"]  # nothing of ours for students to see
+
+
 def test_update_nan_keeps_the_nan_visible() -> None:
     parameter = param(np.ones((1, 2)))
     with pytest.raises(nn.NonFiniteError):

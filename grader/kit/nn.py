@@ -8,6 +8,8 @@ library bit for bit. Imports numpy and the standard library only.
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -39,6 +41,13 @@ __all__ = [
 
 
 _ARRAY = np.ndarray  # the one array type the fast paths take; subclasses go the general way
+_FLOAT64 = np.dtype(np.float64)
+# Constants as 0-d float64 arrays: with a float64 array, a ufunc computes exactly what it computes with
+# the Python number (same loop, same value), without converting that number on every call.
+_ZERO = np.zeros(())
+_TWO = np.full((), 2.0)
+_ZERO.flags.writeable = False
+_TWO.flags.writeable = False
 
 # The original library validated with `assert`, so student code may catch AssertionError: every
 # error below is also one, while being a real exception that `python -O` cannot strip.
@@ -143,21 +152,34 @@ class Parameter(DataNode):
                 f"instead got {type(multiplier).__name__}"
             )
         data, step = self.data, direction.data
-        if (type(data) is np.ndarray and type(step) is np.ndarray and data.dtype == step.dtype == np.float64
-                and data.size >= _UPDATE_BUFFER_MIN_SIZE):
-            # The same two operations into buffers this parameter keeps, instead of two new arrays per
-            # update (the product, the finiteness mask): for a 784x200 weight, 1.4 MB of fresh memory a step.
-            buffers = self.__dict__.get("_update_buffers")
-            if buffers is None or buffers[0].shape != data.shape:
-                buffers = self._update_buffers = (np.empty(data.shape), np.empty(data.shape, dtype=bool))
-            product, finite = buffers
-            self.data += np.multiply(multiplier, step, out=product)
-            all_finite = np.logical_and.reduce(np.isfinite(self.data, out=finite), axis=None)
-        else:
+        if type(data) is not _ARRAY or type(step) is not _ARRAY or data.dtype is not _FLOAT64 \
+                or step.dtype is not _FLOAT64:
             self.data += multiplier * step
             all_finite = np.isfinite(self.data).all()
+        elif data.size < _UPDATE_BUFFER_MIN_SIZE:
+            # The same update (`multiplier * step` is this np.multiply) without the wrappers around it.
+            self.data += np.multiply(multiplier, step)
+            data = self.data
+            if data.size == 1:
+                all_finite = math.isfinite(data.item())
+            else:  # .all()'s own reduction; no arithmetic here, which could raise warnings of its own
+                all_finite = np.logical_and.reduce(np.isfinite(data), None)
+        else:
+            # The same two operations into buffers kept for this parameter (outside its __dict__, which
+            # students may look at) instead of two new arrays each step: 1.4 MB for a 784x200 weight.
+            buffers = _UPDATE_BUFFERS.get(self) if type(self) is Parameter else None
+            if buffers is None or buffers[0].shape != data.shape:
+                buffers = (np.empty(data.shape), np.empty(data.shape, dtype=bool))
+                if type(self) is Parameter:
+                    _UPDATE_BUFFERS[self] = buffers
+            product, finite = buffers
+            self.data += np.multiply(multiplier, step, out=product)
+            all_finite = np.logical_and.reduce(np.isfinite(self.data, out=finite), None)
         if not all_finite:
             raise NonFiniteError("Parameter contains NaN or infinity after update, cannot continue")
+
+
+_UPDATE_BUFFERS: weakref.WeakKeyDictionary[Parameter, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 class Constant(DataNode):
@@ -329,7 +351,8 @@ class Linear(FunctionNode):
                 a, b = first.data, second.data
                 if type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
                     self.parents = parents
-                    self.data = np.dot(a, b)
+                    # ndarray.dot is np.dot's own routine, without the dispatch NumPy 1.x wraps np.dot in.
+                    self.data = a.dot(b)
                     return
         super().__init__(*parents)
 
@@ -363,7 +386,7 @@ class ReLU(FunctionNode):
                 x = source.data
                 if type(x) is np.ndarray and x.ndim == 2:
                     self.parents = parents
-                    self.data = np.maximum(x, 0)
+                    self.data = np.maximum(x, _ZERO if x.dtype is _FLOAT64 else 0)
                     return
         super().__init__(*parents)
 
@@ -390,9 +413,14 @@ class SquareLoss(FunctionNode):
             if isinstance(first, Node) and isinstance(second, Node):
                 a, b = first.data, second.data
                 if (type(a) is _ARRAY and type(b) is _ARRAY and a.ndim == 2 and b.ndim == 2 and a.shape == b.shape
-                        and a.dtype == np.float64 and b.dtype == np.float64 and a.size):
+                        and a.dtype is _FLOAT64 and b.dtype is _FLOAT64 and a.size):
+                    # np.mean(np.square(a - b) / 2) in one temporary: the same operations in the same order
+                    # (np.mean is add.reduce, then a division by the count, as a float64), so the same bits.
                     self.parents = parents
-                    self.data = _square_loss_value(a, b)
+                    difference = a - b
+                    np.square(difference, out=difference)
+                    np.true_divide(difference, _TWO, out=difference)
+                    self.data = np.float64(np.add.reduce(difference, None) / difference.size)
                     return
         super().__init__(*parents)
 
@@ -412,17 +440,6 @@ class SquareLoss(FunctionNode):
 _square_loss_forward = SquareLoss._forward
 
 
-def _square_loss_value(a: Any, b: Any) -> Any:
-    """np.mean(np.square(a - b) / 2) for float64 a and b of one shape with elements, in one temporary.
-
-    The same operations in the same order as the expression (np.mean is add.reduce, then a division by
-    the count, as a float64), so the same bits.
-    """
-    difference = a - b
-    np.square(difference, out=difference)
-    np.true_divide(difference, 2, out=difference)
-    return np.float64(np.add.reduce(difference, axis=None) / difference.size)
-
 
 class SoftmaxLoss(FunctionNode):
     """Classification loss: ``SoftmaxLoss(logits, labels)``, both B×C, labels rows are distributions.
@@ -431,17 +448,36 @@ class SoftmaxLoss(FunctionNode):
     """
 
     def __init__(self, *parents: Node) -> None:
-        if type(self)._forward is not SoftmaxLoss._forward:  # a subclass with its own forward
+        if type(self)._forward is not _softmax_forward:  # a subclass's or a patched forward
             super().__init__(*parents)
             return
         _check_nodes("SoftmaxLoss", parents)
         self.parents = parents
         inputs = [parent.data for parent in parents]
-        log_probs = _check_softmax_inputs(inputs)
-        self.data = np.mean(-np.sum(inputs[1] * log_probs, axis=1))
-        # Backward reuses these log-probabilities while the logits array is still the same object.
-        self._cached_logits = inputs[0]
-        self._cached_log_probs = log_probs
+        logits, labels = inputs if len(inputs) == 2 else (None, None)
+        if (type(logits) is _ARRAY and type(labels) is _ARRAY and logits.dtype is _FLOAT64
+                and labels.dtype is _FLOAT64 and logits.ndim == 2 and logits.shape == labels.shape):
+            # _check_softmax_inputs and the value's expression, without numpy's wrappers: np.all, np.sum,
+            # np.max and np.mean are these reductions (np.mean: add.reduce, then a division by the count as
+            # a float64), so the same checks, errors and bits.
+            if not np.logical_and.reduce(np.greater_equal(labels, _ZERO), None):
+                raise LabelError("SoftmaxLoss labels must be non-negative; pass logits first and labels second")
+            if not (np.abs(np.add.reduce(labels, 1) - 1.0) <= _ALLCLOSE_TOLERANCE).all():
+                raise LabelError(
+                    "SoftmaxLoss labels must sum to 1 in every row; pass logits first and labels second"
+                )
+            log_probs = logits - np.maximum.reduce(logits, 1, None, None, True)
+            log_probs -= np.log(np.add.reduce(np.exp(log_probs), 1, None, None, True))
+            per_row = np.add.reduce(labels * log_probs, 1)
+            np.negative(per_row, out=per_row)
+            self.data = np.float64(np.add.reduce(per_row, None) / per_row.size)
+        else:
+            log_probs = _check_softmax_inputs(inputs)
+            self.data = np.mean(-np.sum(inputs[1] * log_probs, axis=1))
+        if type(self) is SoftmaxLoss:
+            # Backward reuses these log-probabilities while the logits array is still the same object; kept
+            # beside the node rather than in it, where students may look.
+            _SOFTMAX_LOG_PROBS[self] = (inputs[0], log_probs)
 
     @staticmethod
     def log_softmax(logits: Any) -> Any:
@@ -465,6 +501,8 @@ class SoftmaxLoss(FunctionNode):
         ]
 
 
+_softmax_forward = SoftmaxLoss._forward
+_SOFTMAX_LOG_PROBS: weakref.WeakKeyDictionary[SoftmaxLoss, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 _ALLCLOSE_TOLERANCE = 1e-08 + 1e-05 * 1.0  # np.allclose(x, 1)'s atol + rtol·|1|
 
 
@@ -583,9 +621,11 @@ class _Accumulator:
         if type(gradient) is not np.ndarray or gradient.dtype.kind not in "fc":
             return gradient.copy() if isinstance(gradient, np.ndarray) and node not in self.owned else gradient
         if node in self.owned:
-            return gradient if node in self.unsigned else np.add(gradient, 0.0, out=gradient)
+            if node in self.unsigned:
+                return gradient
+            return np.add(gradient, _ZERO if gradient.dtype is _FLOAT64 else 0.0, out=gradient)
         self.owned.add(node)
-        self.grads[node] = gradient = np.add(gradient, 0.0)
+        self.grads[node] = gradient = np.add(gradient, _ZERO if gradient.dtype is _FLOAT64 else 0.0)
         return gradient
 
 
@@ -651,53 +691,106 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
 
     work, relevant = _plan(loss, set(parameters))
     acc = _Accumulator()
-    grads = acc.grads
+    grads, owned, unsigned = acc.grads, acc.owned, acc.unsigned
     grads[loss] = 1.0
+    # The common case inline: a node's first contribution, an exact ndarray of its value's dtype and shape,
+    # is kept as is (owned when it is a new array of ours); anything else goes through `acc`. A dtype
+    # equal to another without being the same object only takes the longer way there.
     for node in reversed(work):
         kind = type(node)
-        if kind is DotProduct:
-            DotProduct._backward(None)
-        parents = node.parents
         if kind is Linear:
-            features, weights = parents
+            features, weights = node.parents
             gradient = grads[node]
+            exact = type(gradient) is _ARRAY  # then ndarray.dot: see Linear.__init__
             if features in relevant:
-                acc.add_product(features, np.dot(gradient, weights.data.T), weights.data.shape[1])
+                w = weights.data
+                product = gradient.dot(w.T) if exact and type(w) is _ARRAY else np.dot(gradient, w.T)
+                if features in grads or not (type(product) is _ARRAY and type(x := features.data) is _ARRAY
+                                             and product.dtype is x.dtype and product.shape == x.shape):
+                    acc.add_product(features, product, w.shape[1])
+                else:
+                    grads[features] = product
+                    owned.add(features)
+                    if w.shape[1] > 1:
+                        unsigned.add(features)
             if weights in relevant:
-                acc.add_product(weights, np.dot(features.data.T, gradient), features.data.shape[0])
+                x = features.data
+                product = x.T.dot(gradient) if exact and type(x) is _ARRAY else np.dot(x.T, gradient)
+                if weights in grads or not (type(product) is _ARRAY and type(w := weights.data) is _ARRAY
+                                            and product.dtype is w.dtype and product.shape == w.shape):
+                    acc.add_product(weights, product, x.shape[0])
+                else:
+                    grads[weights] = product
+                    owned.add(weights)
+                    if x.shape[0] > 1:
+                        unsigned.add(weights)
         elif kind is AddBias:
-            features, bias = parents
+            features, bias = node.parents
             gradient = grads[node]
             if features in relevant:
-                acc.add(features, gradient, False)
+                if features in grads or not (type(gradient) is _ARRAY and type(x := features.data) is _ARRAY
+                                             and gradient.dtype is x.dtype and gradient.shape == x.shape):
+                    acc.add(features, gradient, False)
+                else:
+                    grads[features] = gradient  # shared with this node: never written into
             if bias in relevant:
-                if type(gradient) is np.ndarray:  # np.sum's own reduction, without its wrapper
-                    acc.add(bias, np.add.reduce(gradient, axis=0, keepdims=True), True)
+                if type(gradient) is _ARRAY:  # np.sum's own reduction, without its wrapper
+                    total = np.add.reduce(gradient, 0, None, None, True)
+                    if bias in grads or not (type(b := bias.data) is _ARRAY and total.dtype is b.dtype
+                                             and total.shape == b.shape):
+                        acc.add(bias, total, True)
+                    else:
+                        grads[bias] = total
+                        owned.add(bias)
                 else:
                     acc.add(bias, np.sum(gradient, axis=0, keepdims=True), True)
         elif kind is ReLU:
-            (source,) = parents
+            (source,) = node.parents
             gradient = grads[node]
-            if type(gradient) is np.ndarray and gradient.dtype == np.float64:
+            x = source.data
+            if type(gradient) is _ARRAY and gradient.dtype is _FLOAT64 and type(x) is _ARRAY:
                 # g * 1.0 and g * 0.0 exactly as with the float mask, one pass cheaper; into g itself when
                 # it is ours, since this node's gradient is not read again.
-                mask = source.data > 0
-                if node in acc.owned and gradient.shape == mask.shape:
-                    acc.add(source, np.multiply(gradient, mask, out=gradient), True)
+                mask = np.greater(x, _ZERO) if x.dtype is _FLOAT64 else x > 0
+                if node in owned and gradient.shape == mask.shape:
+                    masked = np.multiply(gradient, mask, out=gradient)
                 else:
-                    acc.add(source, gradient * mask, True)
+                    masked = gradient * mask
+                if source in grads or masked.dtype is not x.dtype or masked.shape != x.shape:
+                    acc.add(source, masked, True)
+                else:
+                    grads[source] = masked
+                    owned.add(source)
             else:
-                acc.add(source, ReLU._backward(gradient, source.data)[0], True)
+                acc.add(source, ReLU._backward(gradient, x)[0], True)
         elif kind is Add:
             gradient = grads[node]
-            for parent in parents:
+            for parent in node.parents:
                 if parent in relevant:
                     acc.add(parent, gradient, False)
+        elif kind is SquareLoss:
+            a, b = node.parents
+            gradient = grads[node]
+            x, y = a.data, b.data
+            if (type(gradient) is float and a in relevant and a not in grads and type(x) is _ARRAY
+                    and type(y) is _ARRAY and x.dtype is _FLOAT64 and y.dtype is _FLOAT64 and x.shape == y.shape):
+                # gradient * (a - b) / size, each step into the new difference array; a product with the
+                # loss's own gradient, 1.0, is the identity (a - b holds no signalling NaN), so it is skipped.
+                difference = x - y
+                if gradient != 1.0:
+                    np.multiply(gradient, difference, out=difference)
+                grads[a] = np.true_divide(difference, float(x.size), out=difference)
+                owned.add(a)
+                if b in relevant:
+                    acc.add(b, gradient * (y - x) / x.size, True)
+            else:
+                _backward_square(node, acc, relevant)
         elif kind is SoftmaxLoss:
             _backward_softmax(node, acc, relevant)
-        elif kind is SquareLoss:
-            _backward_square(node, acc, relevant)
+        elif kind is DotProduct:
+            DotProduct._backward(None)
         else:
+            parents = node.parents
             gradient = acc.observable(node)
             contributions = node._backward(gradient, *(parent.data for parent in parents))  # type: ignore[attr-defined]
             for parent, contribution in zip(parents, contributions):
@@ -706,7 +799,13 @@ def gradients(loss: Node, parameters: Iterable[Parameter]) -> list[Constant]:
     results: dict[Node, Constant] = {}
     for parameter in parameters:
         if parameter not in results:
-            results[parameter] = Constant(acc.observable(parameter))
+            gradient = grads.get(parameter)
+            if parameter in owned and type(gradient) is _ARRAY and gradient.dtype is _FLOAT64:
+                if parameter not in unsigned:  # the zeros start, into our own array (see acc.observable)
+                    np.add(gradient, _ZERO, out=gradient)
+            else:
+                gradient = acc.observable(parameter)
+            results[parameter] = Constant(gradient)
     return [results[parameter] for parameter in parameters]
 
 
@@ -716,12 +815,11 @@ def _backward_square(node: Node, acc: _Accumulator, relevant: set[Node]) -> None
     size = a.data.size
     if a in relevant:
         difference = a.data - b.data
-        if type(gradient) is float and type(difference) is np.ndarray and difference.dtype == np.float64:
-            # gradient * (a - b) / size, each step into the new difference array; a product with the
-            # loss's own gradient, 1.0, is the identity (a - b holds no signalling NaN), so it is skipped.
+        if type(gradient) is float and type(difference) is _ARRAY and difference.dtype is _FLOAT64:
+            # As in `gradients`.
             if gradient != 1.0:
                 np.multiply(gradient, difference, out=difference)
-            acc.add(a, np.true_divide(difference, size, out=difference), True)
+            acc.add(a, np.true_divide(difference, float(size), out=difference), True)
         else:
             acc.add(a, gradient * difference / size, True)
     if b in relevant:
@@ -731,13 +829,25 @@ def _backward_square(node: Node, acc: _Accumulator, relevant: set[Node]) -> None
 def _backward_softmax(node: Node, acc: _Accumulator, relevant: set[Node]) -> None:
     logits, labels = node.parents
     gradient = acc.grads[node]
-    if isinstance(logits, FunctionNode) and getattr(node, "_cached_logits", None) is logits.data:
-        log_probs = node._cached_log_probs  # type: ignore[attr-defined]
+    cached = _SOFTMAX_LOG_PROBS.get(node)  # type: ignore[call-overload]
+    if isinstance(logits, FunctionNode) and cached is not None and cached[0] is logits.data:
+        log_probs = cached[1]
     else:
         log_probs = SoftmaxLoss.log_softmax(logits.data)
     batch = logits.data.shape[0]
     if logits in relevant:
-        acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, True)
+        y = labels.data
+        if (type(gradient) is float and type(log_probs) is _ARRAY and log_probs.dtype is _FLOAT64
+                and type(y) is _ARRAY and y.dtype is _FLOAT64 and y.shape == log_probs.shape):
+            # gradient * (exp(log_probs) - labels) / batch, each step into the new exp array; the product with
+            # the loss's own gradient, 1.0, is skipped as in the square loss's backward.
+            contribution = np.exp(log_probs)
+            np.subtract(contribution, y, out=contribution)
+            if gradient != 1.0:
+                np.multiply(gradient, contribution, out=contribution)
+            acc.add(logits, np.true_divide(contribution, float(batch), out=contribution), True)
+        else:
+            acc.add(logits, gradient * (np.exp(log_probs) - labels.data) / batch, True)
     if labels in relevant:
         acc.add(labels, gradient * -log_probs / batch, True)
 
@@ -746,10 +856,13 @@ def as_scalar(node: Node) -> float:
     """The single value of a node (e.g. a loss) as a Python float."""
     if not isinstance(node, Node):
         raise NodeTypeError(f"as_scalar needs a node, instead got {type(node).__name__}")
-    if np.size(node.data) != 1:
+    data = node.data
+    # np.size(data) is data.size for these two types, without np.size's dispatch.
+    size = data.size if type(data) is np.float64 or type(data) is _ARRAY else np.size(data)
+    if size != 1:
         raise ShapeError(
             f"as_scalar needs a node holding exactly one value, "
             f"instead got shape {format_shape(np.shape(node.data))}"
         )
-    value: float = node.data.item()
+    value: float = data.item()
     return value
