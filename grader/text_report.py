@@ -41,11 +41,12 @@ def _english(message: Message | None, english: str) -> str:
     return english
 
 
-def render_table(report: Report, say: Callable[[Message | None, str], str] = _english) -> str:
+def render_table(report: Report, say: Callable[[Message | None, str], str] = _english, *, staff: bool = False) -> str:
     """The report as a table, one row per question, then what went wrong with each question that lost points.
 
     `say(message, english)` gives the grader's sentences (details, hints, warnings) in the reader's language
-    from their templates (grader.messages); by default the English record.
+    from their templates (grader.messages); by default the English record. For `staff` (nngrade grade), also
+    every attempt the integrity check flagged for review (in English: for staff), never for students.
     """
     header = ("Question", "Points", "Outcome", "Metric", "Threshold", "Attempts (seed: outcome)", "Time")
     rows = [header]
@@ -66,6 +67,12 @@ def render_table(report: Report, say: Callable[[Message | None, str], str] = _en
                  f"{report.environment.runner} runner, numpy {report.environment.numpy_version})")
     # Details, tracebacks, hints and output carry the submission's own text: every control character in
     # them is escaped, and multi-line blocks are indented under our own lines.
+    for q in report.questions if staff else ():
+        for number, flagged in enumerate(q.attempts, start=1):
+            if flagged.integrity is not None and flagged.integrity.flagged:
+                lines.append("")
+                lines.append(f"{q.question}: flagged for review: attempt {number} (seed {flagged.seed}): "
+                             f"{_one_line(flagged.integrity.reason)}")
     for q in report.questions:
         attempt = q.counted
         if q.points == q.max_points and not q.hints and not attempt.warnings:
