@@ -1,9 +1,11 @@
 """The integrity check's verdict on one q2 attempt: the graded accuracy against the accuracy on the copy.
 
 A model that learned digits classifies the copy (grader.challenge) about as well as the graded images; a
-submission that looks the graded images up cannot. A gap above `GAP_THRESHOLD`, or a copy the model did not
-predict after it predicted the graded images, flags the attempt for staff review. Points never change here.
-Host side; the predictions come from the sandbox and are untrusted, the labels and the key never left the host.
+submission that looks the graded images up cannot. The attempt is flagged for staff review when the gap is above
+`GAP_THRESHOLD`; or above `PASSING_GAP_THRESHOLD` when the graded accuracy meets the question's threshold and
+the copy's would not (the lookup that earns the points); or when the model predicted the graded images and then
+not the copy. Points never change here. Host side: the predictions come from the sandbox and are untrusted; the
+labels and the key never left the host.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import numpy.typing as npt
 from grader.challenge import CopyKey
 from grader.report import COPY_STATUSES, CopyStatus, IntegrityCheck
 
-# docs/INTEGRITY.md: genuine models lost at most 1.2 points of accuracy on the copy, the lookups at least 9.
+# docs/INTEGRITY.md: genuine models lost at most 1.2 points of accuracy on the copy (those that pass q2 at most
+# 0.3), the lookups at least 8.9.
 GAP_THRESHOLD = 0.03
+PASSING_GAP_THRESHOLD = 0.015
 CLASSES = 10
 MAX_DETAIL_CHARS = 500
 
@@ -28,7 +32,7 @@ def judge_copy(
     copy_result: Any,
     labels: npt.NDArray[Any],
     key: CopyKey,
-    threshold: float = GAP_THRESHOLD,
+    passing_accuracy: float | None = None,
 ) -> IntegrityCheck:
     """Compare the accuracy on the graded images with the accuracy on their copy.
 
@@ -36,10 +40,11 @@ def judge_copy(
     copy_result: the attempt's report on the copy, untrusted: {"status": "ok", "predictions": [digit per copy
         row], "cpu_s": s}, or {"status": why not, "message" or "error": ...}, or anything else (then "missing").
     labels: the graded images' labels; key: the copy's key (which graded image each copy row is).
+    passing_accuracy: the question's threshold (an accuracy), for the stricter rule on attempts that pass.
     """
     graded = np.asarray(graded_predictions, dtype=np.int64)
     graded_accuracy = float(np.mean(graded == labels))
-    base: dict[str, Any] = {"graded_accuracy": graded_accuracy, "threshold": threshold, "copy": key.describe()}
+    base: dict[str, Any] = {"graded_accuracy": graded_accuracy, "threshold": GAP_THRESHOLD, "copy": key.describe()}
     if not isinstance(copy_result, Mapping):
         return _unpredicted("missing", "the attempt sent no prediction of the copy", base)
     cpu_s = copy_result.get("cpu_s")
@@ -57,9 +62,14 @@ def judge_copy(
     copy[key.order()] = predictions
     copy_accuracy = float(np.mean(copy == labels))
     gap = graded_accuracy - copy_accuracy
-    flagged = gap > threshold
+    passes_on_graded_only = passing_accuracy is not None and copy_accuracy < passing_accuracy <= graded_accuracy
+    if passes_on_graded_only:
+        base["threshold"] = PASSING_GAP_THRESHOLD
+    flagged = gap > base["threshold"]
+    rule = ", for an attempt that passes on the graded images only" if passes_on_graded_only else ""
     reason = (f"accuracy {graded_accuracy:.2%} on the graded images but {copy_accuracy:.2%} on a re-ordered, "
-              f"noisy copy of them (gap {gap * 100:.2f} points, threshold {threshold * 100:.2f})") if flagged else ""
+              f"noisy copy of them (gap {gap * 100:.2f} points, threshold {base['threshold'] * 100:.2f}{rule})"
+              ) if flagged else ""
     return IntegrityCheck(flagged=flagged, reason=reason, copy_accuracy=copy_accuracy, gap=gap, copy_status="ok",
                           agreement=float(np.mean(copy == graded)), **base)
 

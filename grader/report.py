@@ -55,7 +55,8 @@ class IntegrityCheck:
     """For staff only: the trained model's accuracy on the graded images and on a copy it could not anticipate.
 
     `flagged` asks a human to review the submission; it never changes points. Accuracies are fractions; `gap` is
-    graded minus copy accuracy, flagged above `threshold`, or when the copy was not predicted (`copy_status`).
+    graded minus copy accuracy, flagged above `threshold` (the one that applied: lower when only the graded images
+    pass the question), or when the copy was not predicted (`copy_status`).
     `agreement` is the fraction of copy images predicted as their original was. `copy` holds the copy's
     parameters (grader.challenge.CopyKey.describe), `copy_cpu_s` what the sandbox said the copy's prediction took.
     """

@@ -14,7 +14,7 @@ import pytest
 
 from grader.challenge import COPY_FILE, CopyError, CopyKey, load_copy, make_copy, new_key, write_copy
 from grader.harness import Findings, JobError, parse_job
-from grader.integrity import GAP_THRESHOLD, judge_copy
+from grader.integrity import GAP_THRESHOLD, PASSING_GAP_THRESHOLD, judge_copy
 from grader.protocol import HarnessStream, RunFacts, classify_run
 from grader.questions import get_question
 from grader.report import (
@@ -142,6 +142,26 @@ def test_the_gap_is_flagged_above_the_threshold(copy_wrong: float, flagged: bool
     assert check.flagged is flagged
     if flagged:
         assert "97.00% on the graded images" in check.reason and "threshold 3.00" in check.reason
+
+
+@pytest.mark.parametrize(
+    ("graded_wrong", "copy_wrong", "threshold", "flagged"),
+    [
+        (0.03, 0.046, PASSING_GAP_THRESHOLD, True),  # passes on the graded images only, by 1.6 points
+        (0.03, 0.044, PASSING_GAP_THRESHOLD, False),  # the same by 1.4 points
+        (0.01, 0.025, GAP_THRESHOLD, False),  # both pass: the usual threshold
+        (0.05, 0.066, GAP_THRESHOLD, False),  # neither passes: the usual threshold
+    ],
+)
+def test_a_stricter_threshold_applies_when_only_the_graded_images_pass(
+    graded_wrong: float, copy_wrong: float, threshold: float, flagged: bool
+) -> None:
+    labels, key = labels_and_key()
+    graded, copy = wrong_on(labels, graded_wrong), wrong_on(labels, copy_wrong)
+    check = judge_copy(graded.tolist(), {"status": "ok", "predictions": in_copy_order(copy, key)}, labels, key,
+                       passing_accuracy=0.97)
+    assert (check.threshold, check.flagged) == (threshold, flagged)
+    assert ("passes on the graded images only" in check.reason) is flagged
 
 
 def test_predictions_answered_in_the_graded_order_are_caught_by_the_reordering() -> None:

@@ -58,7 +58,8 @@ class DigitClassificationQuestion(Question):
         self, copy_result: Any, key: CopyKey, data_dir: Path, measured: Measurement
     ) -> IntegrityCheck | None:
         # Only after a measurement on the test split, so the labels were just read: a failure here is ours.
-        return integrity.judge_copy(measured.predictions, copy_result, _labels(data_dir, "test"), key)
+        return integrity.judge_copy(measured.predictions, copy_result, _labels(data_dir, "test"), key,
+                                    passing_accuracy=self.threshold)
 
     def metric(self, evaluation: Mapping[str, Any], data_dir: Path, split: str = "test") -> Measurement:
         predictions = evaluation.get("predictions")
