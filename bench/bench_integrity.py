@@ -38,9 +38,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from grader.challenge import COPY_FILE, CopyKey, make_copy, new_key, write_copy  # noqa: E402
-from grader.integrity import GAP_THRESHOLD  # noqa: E402
+from grader.integrity import GAP_THRESHOLD, PASSING_GAP_THRESHOLD, judge_copy  # noqa: E402
 from grader.kit import import_kit  # noqa: E402
 from grader.missing_imports import MissingImports, placeholders_for_missing_imports  # noqa: E402
+from grader.questions import get_question  # noqa: E402
 
 REFERENCE = REPO / "reference_solutions"
 LEGITIMATE = (REFERENCE / "staff" / "models.py", REFERENCE / "compat", REFERENCE / "patterns",
@@ -49,7 +50,8 @@ CHEATS = REFERENCE / "cheats"
 MODEL_CLASS = "DigitClassificationModel"
 # Each cheat's lookup made looser or stricter: (file, label, attributes set on the trained model).
 HASH_VARIANTS = [(block, levels) for block in (2, 4, 7) for levels in (2, 4, 8, 16)]
-NEIGHBOUR_TOLERANCES = (0.01, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+NEIGHBOUR_TOLERANCES = (0.01, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
+PASSING_ACCURACY = get_question("q2").threshold
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,7 @@ class FileGaps:
     graded_accuracy: float
     gaps: tuple[float, ...]  # graded minus copy accuracy, one per copy
     copy_predict_s: float  # mean wall seconds of one prediction of the copy
-
-    @property
-    def flagged(self) -> int:
-        return sum(gap > GAP_THRESHOLD for gap in self.gaps)
+    flagged: int  # copies on which grader.integrity flagged the attempt
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,7 @@ class Variant:
     graded_accuracy: float
     copy_accuracy: float  # mean over the copies
     known_on_copy: float  # fraction of copy images the lookup recognised, mean over the copies
+    flagged: int  # copies on which grader.integrity flagged the attempt
 
     @property
     def gap(self) -> float:
@@ -116,12 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(_table(["cheat", "lookup", "graded", "copy (mean)", "known on copy", "gap", "flagged"],
                  [[v.cheat, v.lookup, f"{v.graded_accuracy:.2%}", f"{v.copy_accuracy:.2%}",
-                   f"{v.known_on_copy:.0%}", _points(v.gap), "yes" if v.gap > GAP_THRESHOLD else "no"]
+                   f"{v.known_on_copy:.0%}", _points(v.gap), f"{v.flagged}/{len(keys)}"]
                   for v in variants]))
     print()
     print(_table(["cost of one copy", "value"], [[k, str(v)] for k, v in cost.items()]))
     worst = max(legitimate, key=lambda r: max(r.gaps))
-    print(f"\nthreshold {GAP_THRESHOLD * 100:.2f} points; worst legitimate gap {_points(max(worst.gaps))} "
+    print(f"\nthreshold {GAP_THRESHOLD * 100:.2f} points ({PASSING_GAP_THRESHOLD * 100:.2f} when only the graded "
+          f"images pass); worst legitimate gap {_points(max(worst.gaps))} "
           f"({worst.file}); {sum(r.flagged for r in legitimate)} of {sum(len(r.gaps) for r in legitimate)} "
           f"legitimate checks flagged; copy parameters {keys[0].describe() | {'secret': '(fresh per copy)'}}")
     if args.json:
@@ -168,17 +169,24 @@ def gaps_of(path: Path, backend: ModuleType, predict: Callable[[Any, Any], npt.N
         return None
     graded = predict(model, images)
     graded_accuracy = float(np.mean(graded == labels))
-    gaps, times = [], []
+    gaps, times, flagged = [], [], 0
     for key, copy in zip(keys, copies, strict=True):
         started = time.perf_counter()
         answer = predict(model, copy)
         times.append(time.perf_counter() - started)
-        in_graded_order = np.empty_like(answer)
-        in_graded_order[key.order()] = answer
-        gaps.append(graded_accuracy - float(np.mean(in_graded_order == labels)))
+        check = _judge(graded, answer, labels, key)
+        assert check.gap is not None
+        gaps.append(check.gap)
+        flagged += check.flagged
     print(f"{path.relative_to(REPO)}: measured", file=sys.stderr)
     return FileGaps(str(path.relative_to(REFERENCE)), round(train_cpu_s, 2), graded_accuracy, tuple(gaps),
-                    round(float(np.mean(times)), 4))
+                    round(float(np.mean(times)), 4), flagged)
+
+
+def _judge(graded: npt.NDArray[Any], answer: npt.NDArray[Any], labels: npt.NDArray[Any], key: CopyKey) -> Any:
+    """The host's own verdict (grader.integrity, with q2's pass threshold) on one copy's answers."""
+    return judge_copy([int(v) for v in graded], {"status": "ok", "predictions": [int(v) for v in answer]}, labels,
+                      key, passing_accuracy=PASSING_ACCURACY)
 
 
 def cheat_variants(backend: ModuleType, predict: Callable[[Any, Any], npt.NDArray[Any]], images: Any,
@@ -205,15 +213,15 @@ def cheat_variants(backend: ModuleType, predict: Callable[[Any, Any], npt.NDArra
 def _variant(cheat: str, lookup: str, model: Any, predict: Callable[[Any, Any], npt.NDArray[Any]], images: Any,
              labels: npt.NDArray[Any], keys: Sequence[CopyKey], copies: Sequence[Any]) -> Variant:
     model.remember(images)
-    graded_accuracy = float(np.mean(predict(model, images) == labels))
-    accuracies, known = [], []
+    graded = predict(model, images)
+    graded_accuracy = float(np.mean(graded == labels))
+    accuracies, known, flagged = [], [], 0
     for key, copy in zip(keys, copies, strict=True):
-        answer = predict(model, copy)
-        in_graded_order = np.empty_like(answer)
-        in_graded_order[key.order()] = answer
-        accuracies.append(float(np.mean(in_graded_order == labels)))
+        check = _judge(graded, predict(model, copy), labels, key)
+        accuracies.append(check.copy_accuracy)
+        flagged += check.flagged
         known.append(float(np.mean([label is not None for label in model.look_up(copy)])))
-    return Variant(cheat, lookup, graded_accuracy, float(np.mean(accuracies)), float(np.mean(known)))
+    return Variant(cheat, lookup, graded_accuracy, float(np.mean(accuracies)), float(np.mean(known)), flagged)
 
 
 def measure_cost(data_dir: Path, repeats: int = 5) -> dict[str, Any]:

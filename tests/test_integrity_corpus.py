@@ -3,7 +3,7 @@
 The corpus is every file that reaches q2's evaluation: the staff solution, the compatibility and pattern files,
 the timing inputs and the genuine models of reference_solutions/genuine (architectures, learning rates, both loss
 nodes, 82% to 98%). One attempt each with seed 0 is enough: over ten copies per file, the worst gap measured was
-1.4 points against a threshold of 3 (docs/INTEGRITY.md), so a second copy would only make the test slower.
+1.2 points against a threshold of 3 (docs/INTEGRITY.md), so a second copy would only make the test slower.
 """
 
 from __future__ import annotations
