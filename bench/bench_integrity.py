@@ -103,16 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     copies = [make_copy(images, key) for key in keys]
     predict = _predictor(nn)
 
-    legitimate = [gaps_of(path, backend, predict, images, labels, keys, copies)
-                  for path in q2_files(args.paths or LEGITIMATE)]
-    legitimate = [row for row in legitimate if row is not None]
-    cheats = [gaps_of(path, backend, predict, images, labels, keys, copies) for path in q2_files([CHEATS])]
+    def measured(paths: Sequence[Path]) -> list[FileGaps]:
+        rows = [gaps_of(path, backend, predict, images, labels, keys, copies) for path in q2_files(paths)]
+        return [row for row in rows if row is not None]
+
+    legitimate = measured(args.paths or LEGITIMATE)
+    cheats = measured([CHEATS])
     variants = cheat_variants(backend, predict, images, labels, keys, copies)
 
     print(_table(["file", "graded", "gap mean", "gap worst", "flagged", "train CPU s", "copy predict s"],
-                 [[r.file, f"{r.graded_accuracy:.2%}", _points(np.mean(r.gaps)), _points(max(r.gaps)),
+                 [[r.file, f"{r.graded_accuracy:.2%}", _points(float(np.mean(r.gaps))), _points(max(r.gaps)),
                    f"{r.flagged}/{len(r.gaps)}", f"{r.train_cpu_s:.1f}", f"{r.copy_predict_s:.3f}"]
-                  for r in [*legitimate, *(c for c in cheats if c is not None)]]))
+                  for r in [*legitimate, *cheats]]))
     print()
     print(_table(["cheat", "lookup", "graded", "copy (mean)", "known on copy", "gap", "flagged"],
                  [[v.cheat, v.lookup, f"{v.graded_accuracy:.2%}", f"{v.copy_accuracy:.2%}",
@@ -128,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({
             "threshold": GAP_THRESHOLD, "copies": args.copies, "cost": cost,
-            "legitimate": [asdict(r) for r in legitimate], "cheats": [asdict(c) for c in cheats if c is not None],
+            "legitimate": [asdict(r) for r in legitimate], "cheats": [asdict(c) for c in cheats],
             "variants": [asdict(v) | {"gap": v.gap} for v in variants],
         }, indent=2) + "\n")
     return 0
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def q2_files(paths: Sequence[Path]) -> list[Path]:
     """The .py files named or found directly in the folders named that define a digit model, in order."""
     found: list[Path] = []
-    for path in paths:
+    for path in (p.resolve() for p in paths):
         candidates = sorted(path.glob("*.py")) if path.is_dir() else [path]
         found.extend(p for p in candidates if f"class {MODEL_CLASS}" in p.read_text(encoding="utf-8-sig"))
     return found
@@ -272,6 +274,7 @@ def sandbox_cost(data_dir: Path, repeats: int) -> list[list[str]]:
     """Whole q2 attempts through the Docker sandbox with and without the copy: what the check adds to one."""
     from unittest import mock
 
+    from grader import challenge
     from grader.limits import Limits
     from grader.runs import RunRequest
     from sandbox import DockerRunner, DockerSettings
@@ -289,7 +292,7 @@ def sandbox_cost(data_dir: Path, repeats: int) -> list[list[str]]:
                 for _ in range(repeats):
                     for with_copy in (True, False):
                         with mock.patch.object(sandbox_runner, "copy_source",
-                                               sandbox_runner.copy_source if with_copy else lambda request: None):
+                                               challenge.copy_source if with_copy else lambda request: None):
                             runs[with_copy].append(runner.run(RunRequest(path, "q2", 0, Limits.for_cpu_s(600.0))))
                 for with_copy in (True, False):
                     copy_cpu = [_copy_cpu_s(run.observation) for run in runs[with_copy]]
