@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export NNGRADE_DATA_DIR ?= $(CURDIR)/var/data
 
-.PHONY: setup lock serve stack stack-down test test-fast lint typecheck check bench data image prune-images clean
+.PHONY: setup lock serve stack stack-down test test-fast lint typecheck check messages bench data image prune-images clean
 
 setup:
 	bash scripts/setup.sh
@@ -48,6 +48,13 @@ typecheck:
 	$(BIN)/vermin --quiet --violations --no-tips --target=3.9- grader
 
 check: lint typecheck
+
+# After changing a user-facing string: re-extract the catalog template and merge it into each language's
+# catalog (translate the new entries, then `make setup` compiles them; tests/test_i18n.py names any left out).
+messages:
+	$(BIN)/pybabel -q extract -F web/translations/babel.cfg -o web/translations/messages.pot -w 120 --sort-output \
+		--add-location=file -k _l -k N_ -k lazy_gettext -k CheckFailed --project nngrade .
+	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations -D messages --no-fuzzy-matching -w 120
 
 bench:
 	$(BIN)/python bench/bench_nn_step.py

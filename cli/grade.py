@@ -128,7 +128,7 @@ def _grade(args: argparse.Namespace) -> int:
         # JSON escapes every control character (ensure_ascii), so the report is safe to print as it is.
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(render_table(report, say=partial(_say, args.lang)))
+        print(render_table(report, say=partial(_say, args.lang), staff=True))
     return 0 if report.gradable else 3
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gradebook.db import rows_matched
+from gradebook.flags import flag_submission
 from gradebook.models import (
     AttemptRecord,
     ChangeSet,
@@ -142,7 +143,8 @@ def record_question(
 
 
 def finish_run(session: Session, run_id: int, token: str, report: Report, now: datetime | None = None) -> bool:
-    """Record the final result once. Only the claim holder succeeds; a student run becomes current."""
+    """Record the final result once. Only the claim holder succeeds; a student run becomes current. A report that
+    asks for staff review (Report.flag_reason) flags the submission (gradebook.flags)."""
     if not report.gradable:
         raise ValueError("a report decided by an infrastructure fault is not a grade; use mark_delayed")
     now = now or utcnow()
@@ -166,6 +168,10 @@ def finish_run(session: Session, run_id: int, token: str, report: Report, now: d
         make_current(session, run)
     elif run.change_set_id is not None:
         _maybe_ready(session, run.change_set_id)
+    # A regrade's evidence counts too: the flag is about the file, and it never changes points.
+    reason = report.flag_reason
+    if reason is not None:
+        flag_submission(session, run.submission_id, reason)
     return True
 
 

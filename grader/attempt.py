@@ -17,10 +17,11 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
+from grader.challenge import load_copy
 from grader.kit import KIT_DIR
 from grader.missing_imports import MissingImports, placeholders_for_missing_imports
 from grader.mnist import check_public_files
-from grader.questions import CheckFailed, get_question
+from grader.questions import CheckFailed, Question, get_question
 
 Send = Callable[[dict[str, Any]], None]
 COMPAT_DIR = Path(__file__).resolve().parent / "compat"
@@ -38,6 +39,8 @@ def run_attempt(
     data_files: Mapping[str, int] | None = None,
     start_student: Callable[[], None] | None = None,
     split: str = "test",
+    copy_file: Path | None = None,
+    start_copy: Callable[[], None] | None = None,
 ) -> None:
     """Grade one attempt and send exactly one `final` message (unless the process dies first).
 
@@ -47,6 +50,11 @@ def run_attempt(
     Each stage passed after that is reported as it happens, so the host knows where a run that never
     finished was: an import that never ends is charged once, a timeout inside train() earns the retry.
     `split` names the held-out images q2 predicts ("test" or "validation").
+
+    `copy_file` is the integrity check's copy of the graded images (grader.challenge), read before the student's
+    code runs. After the graded prediction, which is reported at once (so the grade stands whatever happens
+    next), the same model predicts the copy; how that went is part of the `final` message, never its grade.
+    `start_copy` is called just before (the harness lets the copy's prediction run on the grader's time).
     """
     progress = _ProgressForwarder(send)
     missing = MissingImports()
@@ -61,6 +69,10 @@ def run_attempt(
             problem = check_public_files(data_dir, data_files)
             if problem is not None:
                 raise HarnessFault(f"the MNIST data mounted for grading is not usable: {problem}")
+        copy_images = None
+        if copy_file is not None:
+            stage = "copy"
+            copy_images = load_copy(copy_file)
         # After the kit: plotting code students kept in models.py imports the headless shim.
         sys.path.insert(sys.path.index(str(KIT_DIR)) + 1, str(COMPAT_DIR))
         sys.path.insert(0, str(submission_dir))
@@ -77,6 +89,7 @@ def run_attempt(
     else:
         send({"kind": "stage", "stage": "student"})
     stage = "import"
+    copy: dict[str, Any] | None = None
     try:
         with placeholders_for_missing_imports(submission_dir / "models.py", missing):
             models = importlib.import_module("models")
@@ -96,6 +109,11 @@ def run_attempt(
         send({"kind": "stage", "stage": "trained"})
         stage = "evaluate"
         evaluation = question.evaluate(nn, model, dataset, split)
+        if copy_images is not None:
+            send({"kind": "stage", "stage": "evaluated", "evaluation": evaluation})
+            if start_copy is not None:
+                start_copy()
+            copy = _predict_copy(question, nn, model, copy_images, submission_dir)
     except CheckFailed as failure:
         # The template and its values too, so the host can show the message in the reader's language.
         send({"kind": "final", "status": "failed_check", "stage": stage, "message": str(failure),
@@ -107,8 +125,29 @@ def run_attempt(
         send({"kind": "final", "status": "error", "stage": stage, "error": describe_error(exc, submission_dir),
               "epochs": progress.epochs, "warnings": missing.warnings()})
         return
-    send({"kind": "final", "status": "ok", "stage": "done", "evaluation": evaluation, "epochs": progress.epochs,
-          "warnings": missing.warnings()})
+    final = {"kind": "final", "status": "ok", "stage": "done", "evaluation": evaluation, "epochs": progress.epochs,
+             "warnings": missing.warnings()}
+    if copy is not None:
+        final["copy"] = copy
+    send(final)
+
+
+def _predict_copy(
+    question: Question, nn: ModuleType, model: Any, images: Any, submission_dir: Path
+) -> dict[str, Any]:
+    """The model's answer on the copy, or why there is none: never an exception, the grade is already sent."""
+    started = time.process_time()
+    try:
+        answer = question.predict_copy(nn, model, images)
+    except CheckFailed as failure:
+        return {"status": "failed_check", "message": str(failure)[:2000]}
+    except BaseException as exc:  # student code again: anything, SystemExit included
+        try:
+            error = describe_error(exc, submission_dir)
+        except BaseException:  # an exception whose message itself raises must not cost the sent grade
+            error = {"type": "unknown", "message": "an exception that could not be described", "traceback": ""}
+        return {"status": "error", "error": error}
+    return {"status": "ok", **answer, "cpu_s": round(time.process_time() - started, 4)}
 
 
 class HarnessFault(Exception):

@@ -54,9 +54,16 @@ JOB_FIELDS: dict[str, type | tuple[type, ...]] = {
     "question": str, "seed": int, "submission_dir": str, "data_dir": str, "scratch_dir": str,
     "wall_s": (int, float), "memory_mb": int, "output_bytes": int,
 }
+# Optional job fields and their types.
+OPTIONAL_JOB_FIELDS: dict[str, type | tuple[type, ...]] = {"copy_file": str}
 SPLITS = ("test", "validation")
-# The stages the student's process reports as it passes them, in order (see grader.attempt).
-REPORTED_STAGES = ("imported", "built", "sanity_passed", "trained")
+# The stages the student's process reports as it passes them, in order (see grader.attempt). "evaluated"
+# carries the graded prediction, sent before the integrity check's copy is predicted.
+REPORTED_STAGES = ("imported", "built", "sanity_passed", "trained", "evaluated")
+# Predicting the integrity check's copy is ours, not the student's: once the graded prediction is in, the
+# CPU-time budget and the wall clock both allow this much more (the copy costs what the graded images did,
+# a few seconds at most; fixed, so a forged "evaluated" cannot buy a submission more than this).
+COPY_ALLOWANCE_S = 30.0
 LOSS_NODES = ("SquareLoss", "SoftmaxLoss")
 CPU_CLOCKS = ("cgroup", "process")
 # A student's process that ignores SIGXCPU gets SIGKILL this much later (process clock only).
@@ -93,6 +100,9 @@ def parse_job(raw: bytes) -> dict[str, Any]:
         raise JobError("job field 'cpu_s' must be a positive number of seconds")
     if job.get("cpu_clock", "process") not in CPU_CLOCKS:
         raise JobError(f"job field 'cpu_clock' must be one of {', '.join(CPU_CLOCKS)}")
+    for name, kind in OPTIONAL_JOB_FIELDS.items():
+        if job.get(name) is not None and not isinstance(job[name], kind):
+            raise JobError(f"job field {name!r} has the wrong type")
     data_files = job.get("data_files")
     if data_files is not None and not (
         isinstance(data_files, dict) and all(type(v) is int for v in data_files.values())
@@ -212,6 +222,8 @@ class Findings:
     # The last stage the student's process reported passing (None: still importing models.py).
     stage: str | None = None
     loss_node: str | None = None
+    # The graded prediction, reported before the integrity check's copy is predicted.
+    evaluation: dict[str, Any] | None = None
     epochs: int | None = None
     validation_accuracy: list[float] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -275,6 +287,12 @@ class Findings:
             self.loss_node = loss if loss in LOSS_NODES else None
         elif stage == "trained":
             self.trained = True
+        elif stage == "evaluated":
+            evaluation = message.get("evaluation")
+            if not isinstance(evaluation, dict):
+                self.violation = "the grading channel received a malformed evaluation"
+                return
+            self.evaluation = evaluation
 
     def _before_student(self, kind: Any, message: dict[str, Any]) -> None:
         # Only our code has run so far, so these two messages are trusted.
@@ -329,6 +347,7 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
     cpu_budget_s = job.get("cpu_s")
     clock = _clock_for(job, pid)
     cpu_mark: float | None = None  # the clock's reading when the student's code started
+    copy_allowed = False
     terminated: str | None = None
     status: tuple[int, Any] | None = None
     last_forward = 0.0
@@ -351,6 +370,13 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
             cpu_mark = clock.read() if clock is not None else None
             if cpu_mark is None:
                 clock = None  # unreadable: RLIMIT_CPU (process clock) and the wall clock still hold
+        if findings.evaluation is not None and not copy_allowed:
+            # The graded prediction is in; predicting the copy is on our time (COPY_ALLOWANCE_S).
+            copy_allowed = True
+            deadline = max(deadline, time.monotonic() + COPY_ALLOWANCE_S)
+            used = clock.read() if clock is not None else None
+            if cpu_budget_s is not None and used is not None and cpu_mark is not None:
+                cpu_budget_s = max(float(cpu_budget_s), used - cpu_mark + COPY_ALLOWANCE_S)
         if log.total > job["output_bytes"]:
             terminated = "output_limit"
             break
@@ -396,6 +422,8 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
         "question": job["question"],
         "seed": job["seed"],
         "final": findings.final,
+        # Without a final message, the graded prediction sent before the copy was predicted (the grade stands).
+        "evaluated": findings.evaluation if findings.final is None else None,
         "sanity_passed": findings.sanity_passed,
         "trained": findings.trained,
         "stage": findings.stage,
@@ -562,12 +590,19 @@ def _run_child(job: Mapping[str, Any], go_r: int, log_w: int, findings_w: int, c
         def send(message: dict[str, Any]) -> None:
             channel.write((json.dumps(message) + "\n").encode())
 
+        rlimit_cpu = job.get("cpu_clock", "process") == "process" and job.get("cpu_s") is not None
+        copy_file = job.get("copy_file")
+
         def start_student() -> None:
             nonlocal student_started
-            if job.get("cpu_clock", "process") == "process" and job.get("cpu_s") is not None:
-                _limit_cpu(float(job["cpu_s"]))
+            if rlimit_cpu:
+                _limit_cpu(float(job["cpu_s"]), COPY_ALLOWANCE_S if copy_file else 0.0)
             student_started = True
             send({"kind": "stage", "stage": "student"})
+
+        def start_copy() -> None:
+            if rlimit_cpu:
+                _allow_copy()
 
         with warnings.catch_warnings():
             # The runner names every AVX-512 group to pin NumPy's SIMD code (grader/numerics.py); NumPy
@@ -576,7 +611,8 @@ def _run_child(job: Mapping[str, Any], go_r: int, log_w: int, findings_w: int, c
             from grader.attempt import run_attempt
 
         run_attempt(job["question"], job["seed"], Path(job["submission_dir"]), Path(job["data_dir"]), send,
-                    data_files=job.get("data_files"), start_student=start_student, split=job["split"])
+                    data_files=job.get("data_files"), start_student=start_student, split=job["split"],
+                    copy_file=Path(copy_file) if copy_file else None, start_copy=start_copy)
     except BaseException as exc:
         if not student_started:
             # Nothing of the student's has run: this failure is the grader's, and the host must know.
@@ -589,11 +625,25 @@ def _run_child(job: Mapping[str, Any], go_r: int, log_w: int, findings_w: int, c
         os._exit(0)
 
 
-def _limit_cpu(budget_s: float) -> None:
-    """RLIMIT_CPU counts this process's CPU time from its start: allow what was used so far plus the budget."""
+def _limit_cpu(budget_s: float, room_s: float = 0.0) -> None:
+    """RLIMIT_CPU counts this process's CPU time from its start: allow what was used so far plus the budget.
+
+    `room_s` leaves the hard limit that much higher, for `_allow_copy` to raise the soft limit into later.
+    """
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = math.ceil(usage.ru_utime + usage.ru_stime + budget_s)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + RLIMIT_CPU_HARD_GRACE_S))
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + RLIMIT_CPU_HARD_GRACE_S + math.ceil(room_s)))
+
+
+def _allow_copy() -> None:
+    """Let the integrity check's copy be predicted on our time: the soft limit moves COPY_ALLOWANCE_S past now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if soft == resource.RLIM_INFINITY:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    wanted = math.ceil(usage.ru_utime + usage.ru_stime + COPY_ALLOWANCE_S)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (min(max(soft, wanted), hard), hard))
 
 
 def _send_raw(fd: int, message: Mapping[str, Any]) -> None:

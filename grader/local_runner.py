@@ -9,6 +9,7 @@ and CI of the core, and the Docker runner for students' code.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from grader.challenge import CopyError, copy_source, write_new_copy
 from grader.harness import bootstrap_command
 from grader.mnist import MnistDataError, public_file_sizes
 from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
@@ -55,6 +57,20 @@ class LocalRunner:
             scratch_dir.mkdir()
             # Only models.py is visible: nothing else from the student's folder comes along.
             shutil.copyfile(request.submission, submission_dir / "models.py")
+            # The integrity check's copy, removed with the rest of the attempt's directory.
+            key, copy_file = None, None
+            source = copy_source(request)
+            if source is not None:
+                challenge_dir = work / "challenge"
+                challenge_dir.mkdir()
+                try:
+                    key, copy_path = write_new_copy(self.public_data_dir / source, challenge_dir)
+                except CopyError as exc:
+                    return classify_run(HarnessStream(on_progress), RunFacts(
+                        runner=self.name, wall_s=0.0, exit_code=None, infrastructure_problem=str(exc),
+                        cpu_limit_s=request.limits.cpu_s, wall_limit_s=request.limits.wall_s,
+                    ))
+                copy_file = str(copy_path)
             job = build_job(
                 request,
                 submission_dir=str(submission_dir),
@@ -63,9 +79,10 @@ class LocalRunner:
                 # No cgroup of its own here: the student's process, with RLIMIT_CPU behind it.
                 cpu_clock="process",
                 data_files=_public_sizes(self.public_data_dir.parent),
+                copy_file=copy_file,
             )
             env = {**CHILD_ENV, "HOME": str(scratch_dir), "TMPDIR": str(scratch_dir)}
-            return self._supervise(request, job, env, scratch_dir, on_progress)
+            return dataclasses.replace(self._supervise(request, job, env, scratch_dir, on_progress), copy_key=key)
 
     def _supervise(
         self, request: RunRequest, job: bytes, env: dict[str, str], cwd: Path,

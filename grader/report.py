@@ -43,6 +43,41 @@ class ErrorInfo:
     traceback: str  # trimmed to the student's frames and the kit's
 
 
+# How the model's prediction of the integrity check's copy ended (grader.integrity): "ok", or why there is none.
+CopyStatus = Literal["ok", "error", "failed_check", "timeout", "out_of_memory", "crashed", "bad_output", "missing"]
+COPY_STATUSES: tuple[CopyStatus, ...] = (
+    "ok", "error", "failed_check", "timeout", "out_of_memory", "crashed", "bad_output", "missing",
+)
+
+
+@dataclass(frozen=True)
+class IntegrityCheck:
+    """For staff only: the trained model's accuracy on the graded images and on a copy it could not anticipate.
+
+    `flagged` asks a human to review the submission; it never changes points. Accuracies are fractions; `gap` is
+    graded minus copy accuracy, flagged above `threshold` (the one that applied: lower when only the graded images
+    pass the question), or when the copy was not predicted (`copy_status`).
+    `agreement` is the fraction of copy images predicted as their original was. `copy` holds the copy's
+    parameters (grader.challenge.CopyKey.describe), `copy_cpu_s` what the sandbox said the copy's prediction took.
+    """
+
+    flagged: bool
+    reason: str  # one sentence for staff; empty when not flagged
+    graded_accuracy: float
+    copy_accuracy: float | None
+    gap: float | None
+    threshold: float
+    copy_status: CopyStatus
+    copy_detail: str = ""  # why the copy was not predicted, in the attempt's words
+    agreement: float | None = None
+    copy: Mapping[str, Any] = field(default_factory=dict)
+    copy_cpu_s: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IntegrityCheck:
+        return cls(**{**data, "copy": dict(data.get("copy", {}))})
+
+
 @dataclass(frozen=True)
 class Attempt:
     seed: int
@@ -77,12 +112,17 @@ class Attempt:
     detail_message: Message | None = None
     hint_messages: tuple[Message, ...] = ()
     warning_messages: tuple[Message, ...] = ()
+    # q2 on the test images: the integrity check, for staff only (never in the student's feedback or Gradescope's
+    # output). None where no copy was predicted: other questions, the validation split, attempts cut short.
+    integrity: IntegrityCheck | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
         fields = dict(data)
         error = fields.get("error")
         fields["error"] = ErrorInfo(**error) if error else None
+        integrity = fields.get("integrity")
+        fields["integrity"] = IntegrityCheck.from_dict(integrity) if integrity else None
         for key in ("hints", "validation_accuracy", "predictions", "warnings"):
             fields[key] = tuple(fields.get(key, ()))
         fields["detail_message"] = parse_message(fields.get("detail_message"))
@@ -152,6 +192,14 @@ class Report:
     @property
     def max_points(self) -> int:
         return sum(q.max_points for q in self.questions)
+
+    @property
+    def flag_reason(self) -> str | None:
+        """Why staff should review this submission (every flagged attempt's reason), or None. Staff only."""
+        reasons = [f"{q.question} attempt {number} (seed {a.seed}): {a.integrity.reason}"
+                   for q in self.questions for number, a in enumerate(q.attempts, start=1)
+                   if a.integrity is not None and a.integrity.flagged]
+        return " ".join(reasons) if reasons else None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from grader.limits import Limits
 from grader.messages import Message
+
+if TYPE_CHECKING:
+    from grader.challenge import CopyKey
 
 # How the process ended, decided by the runner from outside the process.
 RunStatus = Literal["ok", "timeout", "out_of_memory", "crashed", "bad_output", "infrastructure_error"]
@@ -57,6 +60,8 @@ class RunOutcome:
     cpu_limit_s: float | None = None  # the CPU-time budget the attempt ran under
     wall_limit_s: float | None = None  # the wall-clock backstop
     detail_message: Message | None = None  # `detail` as a template with values, for readers in other languages
+    # The key of the integrity check's copy the attempt was given (grader.challenge), kept on the host.
+    copy_key: CopyKey | None = None
 
 
 class Runner(Protocol):

@@ -13,7 +13,7 @@ from grader.hints import hint_messages_for
 from grader.messages import N_, Message, match_message, message, parse_message
 from grader.missing_imports import WARNING_TEMPLATES
 from grader.questions import CheckFailed, HostDataError, Question
-from grader.report import Attempt, ErrorInfo, Outcome, Stage
+from grader.report import Attempt, ErrorInfo, IntegrityCheck, Outcome, Stage
 from grader.runs import RunOutcome
 
 NON_FINITE_MESSAGE = "Parameter contains NaN or infinity after update, cannot continue"
@@ -28,6 +28,7 @@ _STATUS_OUTCOMES: dict[str, Outcome] = {
 # The stage the student's process was in, from the last stage it reported passing (grader.harness).
 _STAGE_AFTER: dict[str | None, Stage] = {
     None: "import", "imported": "build", "built": "sanity", "sanity_passed": "train", "trained": "evaluate",
+    "evaluated": "evaluate",  # predicting the integrity check's copy, which is part of the evaluation
 }
 _FINAL_STAGES: frozenset[str] = frozenset({"import", "build", "sanity", "train", "evaluate", "done"})
 # Outcomes of bad luck: a sound model can miss the threshold or diverge under one seed.
@@ -54,6 +55,7 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
     metric_value: float | None = None
     error: ErrorInfo | None = None
     predictions: tuple[float, ...] = ()
+    integrity: IntegrityCheck | None = None
     outcome: Outcome
     stage = _stage_of(run, observation)
     why: Message | None = None
@@ -85,6 +87,12 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
                 outcome, why = _metric_outcome(question, metric_value, question.scored_on(split))
                 if not math.isfinite(metric_value):
                     metric_value = None
+                if run.copy_key is not None and split == "test":
+                    try:
+                        integrity = question.judge_copy(final.get("copy"), run.copy_key, data_dir, measured)
+                    except HostDataError as fault:
+                        outcome, why = "infrastructure_error", message(
+                            N_("The grader could not score this attempt: {fault}"), fault=str(fault))
         if why is not None:
             detail = why.text
     points = (question.sanity_points if sanity_passed else 0) + (
@@ -113,6 +121,7 @@ def score_attempt(question: Question, seed: int, run: RunOutcome, data_dir: Path
         loss_node=loss_node if isinstance(loss_node, str) else None,
         detail_message=why,
         warning_messages=_warning_messages(run.warnings),
+        integrity=integrity,
     )
     return _with_hints(question, attempt)
 

@@ -64,13 +64,16 @@ def _english(message: Message | None, english: str) -> str:
 
 
 def render_table(
-    report: Report, say: Callable[[Message | None, str], str] = _english, words: Words | None = None
+    report: Report, say: Callable[[Message | None, str], str] = _english, words: Words | None = None,
+    *, staff: bool = False,
 ) -> str:
     """The report as a table, one row per question, then what went wrong with each question that lost points.
 
     `say(message, english)` gives the grader's sentences (details, hints, warnings) in the reader's language
     from their templates (grader.messages); by default the English record. `words` translates the table's
     own words (headers, outcome names, labels); without it they are English and outcomes are their codes.
+    For `staff` (nngrade grade), also every attempt the integrity check flagged for review (in English: for
+    staff), never for students.
     """
     word: Words = words or _format
 
@@ -95,6 +98,12 @@ def render_table(
                  f"{report.environment.runner}, numpy {report.environment.numpy_version})")
     # Details, tracebacks, hints and output carry the submission's own text: every control character in
     # them is escaped, and multi-line blocks are indented under our own lines.
+    for q in report.questions if staff else ():
+        for number, flagged in enumerate(q.attempts, start=1):
+            if flagged.integrity is not None and flagged.integrity.flagged:
+                lines.append("")
+                lines.append(f"{q.question}: flagged for review: attempt {number} (seed {flagged.seed}): "
+                             f"{_one_line(flagged.integrity.reason)}")
     for q in report.questions:
         attempt = q.counted
         if q.points == q.max_points and not q.hints and not attempt.warnings:

@@ -2,9 +2,11 @@
 
 The container has no network, a read-only root, a small noexec tmpfs at /tmp, memory == memory+swap,
 a CPU quota, a pid cap, no capabilities, no-new-privileges, uid 10001, and sees only a copy of
-models.py (/submission) and the public MNIST cache (/data). The harness runs as PID 1 (so a student
-cannot signal it), reads the job from stdin and reports on stdout; the host parses that stream with
-`grader.protocol`, enforces the wall clock, reads the engine's OOM flag, and always removes the container.
+models.py (/submission), the public MNIST cache (/data) and, for q2 on the test images, the integrity
+check's copy of them made for this attempt (/challenge, removed with the attempt). The harness runs as
+PID 1 (so a student cannot signal it), reads the job from stdin and reports on stdout; the host parses
+that stream with `grader.protocol`, enforces the wall clock, reads the engine's OOM flag, and always
+removes the container.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.challenge import COPY_FILE, CopyError, CopyKey, copy_source, write_new_copy
 from grader.harness import bootstrap_command
 from grader.limits import Limits
 from grader.messages import N_, message
@@ -51,6 +54,7 @@ SandboxResult = RunOutcome
 CODE_ROOT = "/opt/nngrade"
 SUBMISSION_DIR = "/submission"
 DATA_DIR = "/data"
+CHALLENGE_DIR = "/challenge"  # the integrity check's copy of the graded images (grader.challenge), read-only
 SCRATCH_DIR = "/tmp"
 SANDBOX_USER = "10001:10001"
 # How long to wait for the engine to report an exit once the output has ended.
@@ -148,17 +152,28 @@ class DockerRunner:
             if _needs_mnist(request.question):
                 return _infrastructure(stream, str(exc), limits, digest)
         try:
-            with _submission_copy(request.submission) as submission_dir:
-                spec = self._spec(limits, submission_dir)
+            with _submission_copy(request.submission) as submission_dir, \
+                    _challenge_copy(self.public_data_dir, copy_source(request)) as challenge:
+                spec = self._spec(limits, submission_dir, challenge[1] if challenge else None)
                 job = build_job(request, submission_dir=SUBMISSION_DIR, data_dir=DATA_DIR, scratch_dir=SCRATCH_DIR,
-                                cpu_clock="cgroup", data_files=data_files)
-                return _Attempt(engine, spec, limits, stream, digest).run(job)
+                                cpu_clock="cgroup", data_files=data_files,
+                                copy_file=f"{CHALLENGE_DIR}/{COPY_FILE}" if challenge else None)
+                outcome = _Attempt(engine, spec, limits, stream, digest).run(job)
+                return dataclasses.replace(outcome, copy_key=challenge[0] if challenge else None)
+        except CopyError as exc:
+            return _infrastructure(stream, str(exc), limits, digest)
         except OSError as exc:
             return _infrastructure(stream, f"Could not prepare the submission for the sandbox: {exc}", limits, digest)
 
-    def _spec(self, limits: SandboxLimits, submission_dir: Path) -> ContainerSpec:
+    def _spec(self, limits: SandboxLimits, submission_dir: Path, challenge_dir: Path | None = None) -> ContainerSpec:
         if not self.public_data_dir.is_dir():
             raise OSError(f"the public MNIST directory {self.public_data_dir} does not exist (nngrade data fetch)")
+        binds = {
+            str(submission_dir): {"bind": SUBMISSION_DIR, "mode": "ro"},
+            str(self.public_data_dir): {"bind": DATA_DIR, "mode": "ro"},
+        }
+        if challenge_dir is not None:
+            binds[str(challenge_dir)] = {"bind": CHALLENGE_DIR, "mode": "ro"}
         return ContainerSpec(
             image=self.image,
             command=bootstrap_command("python3", Path(CODE_ROOT)),
@@ -176,10 +191,7 @@ class DockerRunner:
                 "MALLOC_TRIM_THRESHOLD_": "134217728",
             },
             labels={SANDBOX_LABEL: "1", OWNER_LABEL: self.settings.owner, PROCESS_LABEL: process_stamp()},
-            binds={
-                str(submission_dir): {"bind": SUBMISSION_DIR, "mode": "ro"},
-                str(self.public_data_dir): {"bind": DATA_DIR, "mode": "ro"},
-            },
+            binds=binds,
             tmpfs={SCRATCH_DIR: f"rw,noexec,nosuid,nodev,size={limits.scratch_mb}m,mode=1777"},
             memory_bytes=limits.memory_bytes,
             nano_cpus=limits.nano_cpus,
@@ -367,6 +379,24 @@ def _submission_copy(submission: Path) -> Iterator[Path]:
         os.chmod(tmp / "models.py", 0o644)
         os.chmod(tmp, 0o755)
         yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _challenge_copy(public_dir: Path, source: str | None) -> Iterator[tuple[CopyKey, Path] | None]:
+    """The integrity check's copy for one attempt in a fresh directory, with its key; removed afterwards.
+
+    None when the attempt has no copy (q1, the validation split). Raises CopyError when it cannot be made.
+    """
+    if source is None:
+        yield None
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="nngrade-challenge-"))
+    try:
+        key, _ = write_new_copy(public_dir / source, tmp)
+        os.chmod(tmp, 0o755)
+        yield key, tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

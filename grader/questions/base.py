@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from grader.challenge import CopyKey
+    from grader.report import IntegrityCheck
 
 SANITY_POINTS = 2
 THRESHOLD_POINTS = 4
@@ -54,6 +58,9 @@ class Question(ABC):
     comparison: ClassVar[Literal["<=", ">="]]
     # The harness checks the mounted MNIST files before the student's code runs when this is set.
     needs_mnist: ClassVar[bool] = False
+    # The integrity check (grader.challenge): on the test split, the host makes a copy of the file named here
+    # (in the public MNIST directory) for each attempt, and the trained model predicts it after the graded images.
+    copy_source: ClassVar[str | None] = None
     sanity_points: ClassVar[int] = SANITY_POINTS
     threshold_points: ClassVar[int] = THRESHOLD_POINTS
 
@@ -118,6 +125,13 @@ class Question(ABC):
         `split` names the held-out images to predict ("test" or "validation"), for questions that use them.
         """
 
+    def predict_copy(self, nn: ModuleType, model: Any, images: Any) -> dict[str, Any]:
+        """After `evaluate`: the trained model's answer on the integrity check's copy, as JSON-able data (sandbox).
+
+        Only questions with a `copy_source` are asked; raises CheckFailed like `evaluate`.
+        """
+        raise NotImplementedError(f"{self.id} has no integrity check")
+
     # --- host side ----------------------------------------------------------------------------------
     @abstractmethod
     def metric(self, evaluation: Mapping[str, Any], data_dir: Path, split: str = "test") -> Measurement:
@@ -125,6 +139,15 @@ class Question(ABC):
 
         `data_dir` is the MNIST cache (its `private/` test labels for split "test", `public/` otherwise).
         """
+
+    def judge_copy(
+        self, copy_result: Any, key: CopyKey, data_dir: Path, measured: Measurement
+    ) -> IntegrityCheck | None:
+        """The integrity check's verdict on an attempt whose metric was measured on the test split (host).
+
+        `copy_result` is the attempt's untrusted answer on the copy (`predict_copy`, or why there is none).
+        """
+        return None
 
     def scored_on(self, split: str) -> str:
         """What the metric is computed on under this split ("training", "test" or "validation")."""

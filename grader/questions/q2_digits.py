@@ -9,12 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from grader import integrity
 from grader.questions.base import CheckFailed, HostDataError, Measurement, Question, register
+
+if TYPE_CHECKING:
+    from grader.challenge import CopyKey
+    from grader.report import IntegrityCheck
 
 TEST_IMAGES = 5000
 CLASSES = 10
@@ -38,19 +43,23 @@ class DigitClassificationQuestion(Question):
     threshold = 0.97
     comparison = ">="
     needs_mnist = True
+    copy_source = "test_images.npy"
 
     def make_dataset(self, backend: ModuleType, model: Any) -> Any:
         return backend.DigitClassificationDataset(model)
 
     def evaluate(self, nn: ModuleType, model: Any, dataset: Any, split: str = "test") -> dict[str, Any]:
-        images = getattr(dataset, SPLIT_IMAGES[split])
-        logits = model.run(nn.Constant(images)).data
-        if getattr(logits, "ndim", 0) != 2 or logits.shape != (TEST_IMAGES, CLASSES):
-            raise CheckFailed(
-                "DigitClassificationModel.run() should return an object with shape {expected} for the {split} "
-                "images, got {actual}", expected=nn.format_shape((TEST_IMAGES, CLASSES)), split=split,
-                actual=nn.format_shape(getattr(logits, "shape", ())))
-        return {"predictions": [int(v) for v in np.argmax(logits, axis=1)]}
+        return {"predictions": _predicted_digits(nn, model, getattr(dataset, SPLIT_IMAGES[split]), split)}
+
+    def predict_copy(self, nn: ModuleType, model: Any, images: Any) -> dict[str, Any]:
+        return {"predictions": _predicted_digits(nn, model, images, "copied test")}
+
+    def judge_copy(
+        self, copy_result: Any, key: CopyKey, data_dir: Path, measured: Measurement
+    ) -> IntegrityCheck | None:
+        # Only after a measurement on the test split, so the labels were just read: a failure here is ours.
+        return integrity.judge_copy(measured.predictions, copy_result, _labels(data_dir, "test"), key,
+                                    passing_accuracy=self.threshold)
 
     def metric(self, evaluation: Mapping[str, Any], data_dir: Path, split: str = "test") -> Measurement:
         predictions = evaluation.get("predictions")
@@ -61,6 +70,17 @@ class DigitClassificationQuestion(Question):
         labels = _labels(data_dir, split)
         accuracy = float(np.mean(np.asarray(predictions) == labels))
         return Measurement(accuracy, tuple(float(v) for v in predictions))
+
+
+def _predicted_digits(nn: ModuleType, model: Any, images: Any, split: str) -> list[int]:
+    """The arg-max of the model's scores for each of the images (sandbox); CheckFailed on a wrong shape."""
+    logits = model.run(nn.Constant(images)).data
+    if getattr(logits, "ndim", 0) != 2 or logits.shape != (TEST_IMAGES, CLASSES):
+        raise CheckFailed(
+            "DigitClassificationModel.run() should return an object with shape {expected} for the {split} "
+            "images, got {actual}", expected=nn.format_shape((TEST_IMAGES, CLASSES)), split=split,
+            actual=nn.format_shape(getattr(logits, "shape", ())))
+    return [int(v) for v in np.argmax(logits, axis=1)]
 
 
 def _labels(data_dir: Path, split: str) -> npt.NDArray[Any]:

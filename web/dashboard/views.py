@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from markupsafe import Markup
 from sqlalchemy import select
 
-from gradebook import assignments
+from gradebook import assignments, flags
 from gradebook.export import export_csv
 from gradebook.models import Assignment, utcnow
 from grader.questions import get_question
@@ -88,9 +88,10 @@ def student(user_id: int) -> str:
     if user is None:
         abort(404)
     assignment = chosen_assignment()
+    mine = submission_queries.submissions_of(session, user_id, assignment.id, current_pace())
     return render_template(
-        "dashboard/student.html", student=user, assignment=assignment,
-        submissions=submission_queries.submissions_of(session, user_id, assignment.id, current_pace()),
+        "dashboard/student.html", student=user, assignment=assignment, submissions=mine,
+        flagged=flags.flagged_among(session, [s.id for s in mine]),
         grade=submission_queries.current_grade(session, user_id, assignment),
         history_chart=Markup(history.chart_svg(submission_queries.question_history(session, user_id, assignment))),
     )

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, flash, jsonify, redir
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
-from gradebook import assignments, submissions
+from gradebook import assignments, flags, submissions
 from gradebook.models import Assignment, User, utcnow
 from grader.messages import N_, message
 from grader.source import SourceProblem, check_source
@@ -24,7 +24,7 @@ from web.db import read_session, write_session
 from web.i18n import current_locale, fmt_time, fmt_wait, gettext, render
 from web.instructor.forms import OverrideForm, RegradeForm
 from web.queue import run_queue
-from web.services import feedback, history, pages
+from web.services import feedback, history, integrity, pages
 from web.services.eta import Throughput
 from web.services.models import GradeView, SubmissionView, UploadAllowance
 from web.submissions import queries
@@ -196,6 +196,10 @@ def detail(submission_id: int) -> str:
     submission = visible_submission(submission_id)
     context = pages.result_page(submission, _settings().data_dir)
     user = security.require_user()
+    if user.is_staff:
+        # The integrity check's evidence: built for staff only, never for the student's own page.
+        context["integrity"] = integrity.integrity_view(submission.report,
+                                                        flags.flag_reason(read_session(), submission.id))
     if user.role == "instructor":
         context.update(override_form=OverrideForm(), regrade_form=RegradeForm())
     return render_template("submissions/detail.html", **context)
