@@ -15,13 +15,10 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:
-    from grader.runs import RunRequest
 
 IMAGE_SIDE = 28
 COPY_FILE = "copy.npy"
@@ -58,19 +55,6 @@ class CopyKey:
         """The copy's parameters as staff see them, the secret included (useless once the attempt is over)."""
         return {"secret": f"{self.secret:032x}", "images": self.images, "max_shift_px": self.max_shift_px,
                 "min_gain": self.min_gain, "ink_noise": self.ink_noise}
-
-
-def copy_source(request: RunRequest) -> str | None:
-    """The public MNIST file the integrity check copies for this attempt, or None: q2 on the test images only."""
-    # Imported here: q2's host side imports this module.
-    from grader.questions import get_question
-
-    if request.split != "test":
-        return None
-    try:
-        return get_question(request.question).copy_source
-    except KeyError:
-        return None
 
 
 def new_key(images: int) -> CopyKey:

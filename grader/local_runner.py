@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 from typing import IO
 
-from grader.challenge import CopyError, copy_source, write_new_copy
+from grader.challenge import CopyError, write_new_copy
 from grader.harness import bootstrap_command
 from grader.mnist import MnistDataError, public_file_sizes
 from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
 from grader.protocol import HarnessStream, RunFacts, build_job, classify_run
+from grader.questions import copy_source
 from grader.runs import ProgressCallback, RunOutcome, RunRequest
 
 # The harness enforces the limit itself; the host kills only if the harness cannot.
@@ -59,7 +60,7 @@ class LocalRunner:
             shutil.copyfile(request.submission, submission_dir / "models.py")
             # The integrity check's copy, removed with the rest of the attempt's directory.
             key, copy_file = None, None
-            source = copy_source(request)
+            source = copy_source(request.question, request.split)
             if source is not None:
                 challenge_dir = work / "challenge"
                 challenge_dir.mkdir()

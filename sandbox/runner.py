@@ -24,13 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.challenge import COPY_FILE, CopyError, CopyKey, copy_source, write_new_copy
+from grader.challenge import COPY_FILE, CopyError, CopyKey, write_new_copy
 from grader.harness import bootstrap_command
 from grader.limits import Limits
 from grader.messages import N_, message
 from grader.mnist import MnistDataError, public_file_sizes
 from grader.numerics import PINNED_NUMERICS_ENV, blas_thread_env
 from grader.protocol import HarnessStream, RunFacts, build_job, classify_run
+from grader.questions import copy_source
 from grader.runs import ProgressCallback, RunOutcome, RunRequest
 from sandbox.engine import (
     DEFAULT_BASE_URL,
@@ -153,7 +154,7 @@ class DockerRunner:
                 return _infrastructure(stream, str(exc), limits, digest)
         try:
             with _submission_copy(request.submission) as submission_dir, \
-                    _challenge_copy(self.public_data_dir, copy_source(request)) as challenge:
+                    _challenge_copy(self.public_data_dir, copy_source(request.question, request.split)) as challenge:
                 spec = self._spec(limits, submission_dir, challenge[1] if challenge else None)
                 job = build_job(request, submission_dir=SUBMISSION_DIR, data_dir=DATA_DIR, scratch_dir=SCRATCH_DIR,
                                 cpu_clock="cgroup", data_files=data_files,
