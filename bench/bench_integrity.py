@@ -41,7 +41,7 @@ from grader.challenge import COPY_FILE, CopyKey, make_copy, new_key, write_copy 
 from grader.integrity import GAP_THRESHOLD, PASSING_GAP_THRESHOLD, judge_copy  # noqa: E402
 from grader.kit import import_kit  # noqa: E402
 from grader.missing_imports import MissingImports, placeholders_for_missing_imports  # noqa: E402
-from grader.questions import get_question  # noqa: E402
+from grader.questions import copy_source, get_question  # noqa: E402
 
 REFERENCE = REPO / "reference_solutions"
 LEGITIMATE = (REFERENCE / "staff" / "models.py", REFERENCE / "compat", REFERENCE / "patterns",
@@ -274,7 +274,6 @@ def sandbox_cost(data_dir: Path, repeats: int) -> list[list[str]]:
     """Whole q2 attempts through the Docker sandbox with and without the copy: what the check adds to one."""
     from unittest import mock
 
-    from grader import challenge
     from grader.limits import Limits
     from grader.runs import RunRequest
     from sandbox import DockerRunner, DockerSettings
@@ -292,7 +291,7 @@ def sandbox_cost(data_dir: Path, repeats: int) -> list[list[str]]:
                 for _ in range(repeats):
                     for with_copy in (True, False):
                         with mock.patch.object(sandbox_runner, "copy_source",
-                                               challenge.copy_source if with_copy else lambda request: None):
+                                               copy_source if with_copy else lambda question, split: None):
                             runs[with_copy].append(runner.run(RunRequest(path, "q2", 0, Limits.for_cpu_s(600.0))))
                 for with_copy in (True, False):
                     copy_cpu = [_copy_cpu_s(run.observation) for run in runs[with_copy]]

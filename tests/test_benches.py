@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,17 @@ def test_sandbox_bench_times_each_phase_of_an_attempt(docker_engine: object, dat
     for phase in ("create", "attach", "start", "start -> greeting", "greeting -> result",
                   "result -> exit (wait)", "remove"):
         assert f"  {phase} " in done.stdout, phase
+
+
+@pytest.mark.docker
+@pytest.mark.mnist
+@pytest.mark.slow
+def test_integrity_bench_measures_the_copy_through_the_sandbox(docker_engine: object, data_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_integrity.py"), "--sandbox", "1", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=900, cwd=REPO, check=True,
+    )
+    for label in ("untrained linear model", "staff solution"):
+        # With the copy, the copy's own CPU seconds were measured in the sandbox; without it there is none.
+        assert re.search(rf"\| {label} \| with \| [\d.]+ \| [\d.]+ \| \d+ \| \d+\.\d{{3}} \|", done.stdout), done.stdout
+        assert re.search(rf"\| {label} \| without \| [\d.]+ \| [\d.]+ \| \d+ \| - \|", done.stdout), done.stdout

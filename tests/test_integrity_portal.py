@@ -9,14 +9,13 @@ page, and its page shows staff the evidence. The student's own page, status and 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from i18n_support import untranslated
-from portal_support import SECRET, Account, Browser, make_course, served
+from portal_support import SECRET, Account, Browser, make_course, served_grading
 from sqlalchemy import select
 
 from gradebook.db import make_engine, make_sessionmaker
@@ -36,33 +35,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.mnist]
 @pytest.fixture
 def portal(tmp_path: Path, data_dir: Path, docker_engine: object) -> Iterator[tuple[str, Settings]]:
     """A portal on q2 whose published runs a worker's task grades at once, in this process, through Docker."""
-    from worker.context import ProcessContext
-    from worker.options import WorkerOptions
-    from worker.tasks import grade
-
     settings = Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                         storage_dir=tmp_path / "subs", data_dir=data_dir, runner="docker", secret_key=SECRET,
                         session_cookie_secure=False, upload_min_interval_s=0)
     make_course(settings, [CHEATER, HONEST, TA], questions=("q2",))
-    context = ProcessContext(settings, WorkerOptions())
-    threads: list[threading.Thread] = []
-
-    class GradeNow:
-        def publish(self, run_id: int, purpose: str) -> None:
-            thread = threading.Thread(target=grade, args=(context, run_id), daemon=True)
-            threads.append(thread)
-            thread.start()
-
-        def worker_count(self) -> int | None:
-            return 1
-
-    try:
-        with served(settings, GradeNow(), limiter_storage_uri="memory://") as url:
-            yield url, settings
-    finally:
-        for thread in threads:
-            thread.join(timeout=900)
-        context.dispose()
+    with served_grading(settings, join_timeout_s=900) as url:
+        yield url, settings
 
 
 def upload_and_wait(url: str, account: Account, path: Path) -> tuple[Browser, int]:
