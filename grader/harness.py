@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import wire
 from grader.numerics import NUMPY_FEATURE_WARNING
+from grader.wire import LOSS_NODES, REPORTED_STAGES
 
 MAX_JOB_BYTES = 64 * 1024
 # Findings are small (q2 sends 5,000 digits); anything bigger is tampering.
@@ -50,22 +52,10 @@ MAX_WARNING_CHARS = 500
 ADDRESS_SPACE_SLACK_MB = 1024
 PR_SET_DUMPABLE = 4
 IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-JOB_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "question": str, "seed": int, "submission_dir": str, "data_dir": str, "scratch_dir": str,
-    "wall_s": (int, float), "memory_mb": int, "output_bytes": int,
-}
-# Optional job fields and their types.
-OPTIONAL_JOB_FIELDS: dict[str, type | tuple[type, ...]] = {"copy_file": str}
-SPLITS = ("test", "validation")
-# The stages the student's process reports as it passes them, in order (see grader.attempt). "evaluated"
-# carries the graded prediction, sent before the integrity check's copy is predicted.
-REPORTED_STAGES = ("imported", "built", "sanity_passed", "trained", "evaluated")
 # Predicting the integrity check's copy is ours, not the student's: once the graded prediction is in, the
 # CPU-time budget and the wall clock both allow this much more (the copy costs what the graded images did,
 # a few seconds at most; fixed, so a forged "evaluated" cannot buy a submission more than this).
 COPY_ALLOWANCE_S = 30.0
-LOSS_NODES = ("SquareLoss", "SoftmaxLoss")
-CPU_CLOCKS = ("cgroup", "process")
 # A student's process that ignores SIGXCPU gets SIGKILL this much later (process clock only).
 RLIMIT_CPU_HARD_GRACE_S = 2
 # The container's own cgroup (Docker mounts it at the root of these paths): v1 cpuacct, then v2.
@@ -74,7 +64,7 @@ CGROUP_V2_ROOT = "/sys/fs/cgroup"
 
 
 class JobError(ValueError):
-    pass
+    """The job cannot be run: not JSON, not a job, or not of this protocol version."""
 
 
 def bootstrap_command(python: str, root: Path) -> list[str]:
@@ -84,31 +74,20 @@ def bootstrap_command(python: str, root: Path) -> list[str]:
 
 
 def parse_job(raw: bytes) -> dict[str, Any]:
+    """The job from the host (declared in `grader.wire`); `JobError` says what is wrong with it.
+
+    A job of another protocol version is refused too: the host and this image come from different checkouts.
+    """
     if len(raw) > MAX_JOB_BYTES:
         raise JobError("job is too large")
-    job = json.loads(raw)
-    if not isinstance(job, dict):
-        raise JobError("job must be a JSON object")
-    for name, kind in JOB_FIELDS.items():
-        if not isinstance(job.get(name), kind) or isinstance(job.get(name), bool):
-            raise JobError(f"job field {name!r} is missing or has the wrong type")
-    # Which held-out images q2 predicts; a job that does not say is graded on the test images.
-    if job.setdefault("split", "test") not in SPLITS:
-        raise JobError(f"job field 'split' must be one of {SPLITS}")
-    cpu_s = job.get("cpu_s")
-    if cpu_s is not None and (isinstance(cpu_s, bool) or not isinstance(cpu_s, (int, float)) or cpu_s <= 0):
-        raise JobError("job field 'cpu_s' must be a positive number of seconds")
-    if job.get("cpu_clock", "process") not in CPU_CLOCKS:
-        raise JobError(f"job field 'cpu_clock' must be one of {', '.join(CPU_CLOCKS)}")
-    for name, kind in OPTIONAL_JOB_FIELDS.items():
-        if job.get(name) is not None and not isinstance(job[name], kind):
-            raise JobError(f"job field {name!r} has the wrong type")
-    data_files = job.get("data_files")
-    if data_files is not None and not (
-        isinstance(data_files, dict) and all(type(v) is int for v in data_files.values())
-    ):
-        raise JobError("job field 'data_files' must map file names to sizes in bytes")
-    return job
+    try:
+        job = json.loads(raw)
+        if isinstance(job, dict):
+            # Which held-out images q2 predicts; a job that does not say is graded on the test images.
+            job.setdefault("split", "test")
+        return wire.validate("job", job)
+    except ValueError as exc:  # WireError is one, and so is JSON that does not parse
+        raise JobError(str(exc)) from exc
 
 
 class CpuClock:
@@ -328,15 +307,15 @@ def main() -> int:
         os.setpgid(pid, pid)
     token = secrets.token_hex(16)
     # The child's process group lets the host clean up even if this supervisor is stopped.
-    _emit({
-        "type": "hello", "token": token, "question": job["question"], "seed": job["seed"], "child_pgid": pid,
+    _emit("hello", {
+        "token": token, "question": job["question"], "seed": job["seed"], "child_pgid": pid,
         "python": platform.python_version(), "numpy": _numpy_version(),
     })
     started = time.monotonic()
     os.write(go_w, b"g")
     os.close(go_w)
     outcome = _watch(job, pid, log_r, findings_r, token, started)
-    _emit(outcome)
+    _emit("result", outcome)
     return 0
 
 
@@ -417,7 +396,6 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
         # The child never reached the student's code: whatever stopped it was ours (or the machine's).
         harness_fault = {"stage": "setup", "message": _setup_failure(code, terminated)}
     return {
-        "type": "result",
         "token": token,
         "question": job["question"],
         "seed": job["seed"],
@@ -484,9 +462,9 @@ def _forward_progress(findings: Findings, token: str) -> None:
         if event["event"] == "epoch":
             latest_epoch = event
         else:
-            _emit({"type": "progress", "token": token, **event})
+            _emit("progress", {"token": token, **event})
     if latest_epoch is not None:
-        _emit({"type": "progress", "token": token, **latest_epoch})
+        _emit("progress", {"token": token, **latest_epoch})
     findings.pending_progress.clear()
 
 
@@ -541,8 +519,9 @@ def _exit_fields(code: int) -> dict[str, int | None]:
     return {"code": os.WEXITSTATUS(code) if os.WIFEXITED(code) else None, "signal": None}
 
 
-def _emit(message: Mapping[str, Any]) -> None:
-    data = (json.dumps(message, default=str) + "\n").encode()
+def _emit(kind: str, fields: Mapping[str, Any]) -> None:
+    """One message of `kind` (declared in `grader.wire`) on stdout, stamped with the protocol version."""
+    data = (json.dumps(wire.stamp(kind, fields), default=str) + "\n").encode()
     view = memoryview(data)
     while view:
         written = os.write(1, view)
