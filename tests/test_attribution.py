@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from grader import mnist
-from grader.harness import bootstrap_command, cgroup_clock
+from grader.cpu_clocks import cgroup_clock
+from grader.harness import bootstrap_command
 from grader.limits import Limits, wall_backstop_s
 from grader.local_runner import CORE_ROOT, LocalRunner
 from grader.protocol import HarnessStream, RunFacts, classify_run

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -202,3 +204,12 @@ def test_the_harness_refuses_a_job_it_does_not_understand_as_our_fault(
                                   None)
     assert run.status == status and detail in run.detail
     assert run.versions is None if change else run.versions is not None
+
+
+def test_the_harness_loads_without_numpy() -> None:
+    """PID 1 of the sandbox parses the job and validates messages with the standard library alone."""
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import grader.harness; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'))")
+    done = subprocess.run([sys.executable, "-I", "-c", code, str(root)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

@@ -13,7 +13,8 @@ import numpy.typing as npt
 import pytest
 
 from grader.challenge import COPY_FILE, CopyError, CopyKey, load_copy, make_copy, new_key, write_copy
-from grader.harness import Findings, JobError, parse_job
+from grader.findings import Findings
+from grader.harness import JobError, parse_job
 from grader.integrity import GAP_THRESHOLD, PASSING_GAP_THRESHOLD, judge_copy
 from grader.protocol import HarnessStream, RunFacts, classify_run
 from grader.questions import get_question
