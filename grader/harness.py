@@ -2,7 +2,8 @@
 
 It is the first process of a sandbox (PID 1 in a container). It reads a job from stdin, forks the
 student's process (see `grader.attempt`) and watches it: student output goes to a capped log, findings
-come back over a private pipe, and the harness alone writes to stdout, as JSON lines:
+come back over a private pipe, and the harness alone writes to stdout, as JSON lines declared in
+`grader.wire` and stamped with its protocol version:
     {"type": "hello", "token": ...}, {"type": "progress", ...}*, {"type": "result", ...}
 The token is drawn after the fork, so the student's process never holds it; lines without it are forged.
 This module imports only the standard library: the student's process imports numpy, not the harness.

@@ -47,6 +47,11 @@ def _message(kind: str, required: list[str], properties: dict[str, Schema], **ex
     }
 
 
+def _record(types: str | list[str], **properties: Schema) -> Schema:
+    """An object with exactly these fields, all required (or null, when `types` allows it)."""
+    return {"type": types, "required": list(properties), "properties": properties, "additionalProperties": False}
+
+
 _STRING: Schema = {"type": "string"}
 _INTEGER: Schema = {"type": "integer"}
 _NUMBER: Schema = {"type": "number"}
@@ -141,30 +146,10 @@ RESULT = _message(
         "terminated": {"enum": [None, *TERMINATIONS]},
         "violation": {"type": ["string", "null"]},
         # Set when the grader failed before the student's code started: a fault of ours.
-        "harness_fault": {
-            "type": ["object", "null"],
-            "required": ["stage", "message"],
-            "properties": {"stage": _STRING, "message": _STRING},
-            "additionalProperties": False,
-        },
-        "exit": {
-            "type": "object",
-            "required": ["code", "signal"],
-            "properties": {"code": {"type": ["integer", "null"]}, "signal": {"type": ["integer", "null"]}},
-            "additionalProperties": False,
-        },
-        "log": {
-            "type": "object",
-            "required": ["excerpt", "bytes"],
-            "properties": {"excerpt": _STRING, "bytes": _INTEGER},
-            "additionalProperties": False,
-        },
-        "rusage": {
-            "type": "object",
-            "required": ["cpu_s", "peak_memory_mb"],
-            "properties": {"cpu_s": _NUMBER, "peak_memory_mb": _NUMBER},
-            "additionalProperties": False,
-        },
+        "harness_fault": _record(["object", "null"], stage=_STRING, message=_STRING),
+        "exit": _record("object", code={"type": ["integer", "null"]}, signal={"type": ["integer", "null"]}),
+        "log": _record("object", excerpt=_STRING, bytes=_INTEGER),
+        "rusage": _record("object", cpu_s=_NUMBER, peak_memory_mb=_NUMBER),
         "cpu_clock": {"enum": [*CPU_CLOCKS, "none"]},
         "wall_s": _NUMBER,
     },

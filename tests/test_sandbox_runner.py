@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import socket
 import struct
@@ -20,6 +21,7 @@ from grader.protocol import HarnessStream
 from grader.questions import get_question
 from grader.runs import RunRequest
 from grader.scoring import score_attempt
+from grader.wire import PROTOCOL_VERSION, stamp
 from sandbox import DockerRunner, DockerSettings, SandboxLimits, reap_orphans, run_submission
 from sandbox.attempt import Attempt
 from sandbox.engine import OWNER_LABEL, SANDBOX_LABEL, ContainerSpec, Engine, EngineError
@@ -249,6 +251,37 @@ def test_host_kills_at_the_wall_clock(runner: DockerRunner, tmp_path: Path) -> N
     run = attempt(runner, trivial(runner, tmp_path, limits, "import time; time.sleep(600)"), limits)
     assert run.status == "timeout", run.detail
     assert 2.0 <= run.wall_s < 8.0
+    assert leftovers(runner) == []
+
+
+TOKEN = "ef" * 16
+HELLO = stamp("hello", {"token": TOKEN, "child_pgid": 7, "python": "3.9", "numpy": "1.22.4"})
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("lines", "status", "detail"),
+    [
+        ([{**HELLO, "version": PROTOCOL_VERSION + 1}], "infrastructure_error", "does not match this host"),
+        ([HELLO, stamp("progress", {"token": TOKEN, "event": "epoch", "epoch": 1, "version": 0})],
+         "infrastructure_error", "protocol version 0"),
+        ([{**HELLO, "token": 32}], "bad_output", "did not start with the grader's greeting"),
+        ([HELLO, stamp("result", {"token": "00" * 16})], "bad_output", "tampered"),
+        ([HELLO, stamp("progress", {"token": TOKEN, "event": "epoch", "epoch": "1"})], "bad_output",
+         "malformed progress"),
+        ([HELLO, stamp("result", {"token": TOKEN, "final": {"status": "ok"}})], "bad_output", "malformed result"),
+    ],
+)
+def test_the_host_refuses_forged_malformed_and_mis_versioned_messages_from_a_container(
+    runner: DockerRunner, tmp_path: Path, lines: list[dict[str, Any]], status: str, detail: str
+) -> None:
+    """Through the real engine and the SDK's frame reader; the host stops the container at the first bad line."""
+    limits = SandboxLimits(wall_s=60.0)
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    script = f"import sys, time; sys.stdout.write({text!r}); sys.stdout.flush(); time.sleep(600)"
+    run = attempt(runner, trivial(runner, tmp_path, limits, script), limits)
+    assert run.status == status and detail in run.detail, run.detail
+    assert run.observation is None and run.wall_s < limits.wall_s  # stopped by the host, not by the clock
     assert leftovers(runner) == []
 
 
