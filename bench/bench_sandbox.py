@@ -29,8 +29,8 @@ from grader.limits import Limits  # noqa: E402
 from grader.protocol import HarnessStream  # noqa: E402
 from grader.runs import RunRequest  # noqa: E402
 from sandbox import DockerRunner, DockerSettings, SandboxLimits  # noqa: E402
+from sandbox.attempt import Attempt  # noqa: E402
 from sandbox.engine import Engine  # noqa: E402
-from sandbox.runner import _Attempt  # noqa: E402
 
 STAFF = REPO / "reference_solutions" / "staff" / "models.py"
 NO_TRAINING = REPO / "reference_solutions" / "broken" / "no_training.py"
@@ -64,7 +64,7 @@ def bench_overhead(runner: DockerRunner, runs: int) -> None:
             trivial = dataclasses.replace(spec, command=command)
 
             def once(trivial: object = trivial) -> str:
-                outcome = _Attempt(runner.engine(), trivial, limits, HarnessStream(), digest).run(b"{}")  # type: ignore[arg-type]
+                outcome = Attempt(runner.engine(), trivial, limits, HarnessStream(), digest).run(b"{}")  # type: ignore[arg-type]
                 return "ok" if outcome.exit_code == 0 else outcome.status
 
             print(f"  container lifecycle, {label:<22} {percentiles(timed(runs, once))}")

@@ -2,7 +2,8 @@
 
 It is the first process of a sandbox (PID 1 in a container). It reads a job from stdin, forks the
 student's process (see `grader.attempt`) and watches it: student output goes to a capped log, findings
-come back over a private pipe, and the harness alone writes to stdout, as JSON lines:
+come back over a private pipe, and the harness alone writes to stdout, as JSON lines declared in
+`grader.wire` and stamped with its protocol version:
     {"type": "hello", "token": ...}, {"type": "progress", ...}*, {"type": "result", ...}
 The token is drawn after the fork, so the student's process never holds it; lines without it are forged.
 This module imports only the standard library: the student's process imports numpy, not the harness.
@@ -30,51 +31,30 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import wire
+from grader.cpu_clocks import CpuClock, cgroup_clock, process_clock
+from grader.findings import Findings, LogCapture
 from grader.numerics import NUMPY_FEATURE_WARNING
 
 MAX_JOB_BYTES = 64 * 1024
-# Findings are small (q2 sends 5,000 digits); anything bigger is tampering.
-MAX_FINDINGS_BYTES = 4 * 1024 * 1024
-LOG_HEAD_BYTES = 8 * 1024
-LOG_TAIL_BYTES = 8 * 1024
 PROGRESS_FORWARD_INTERVAL_S = 0.5
-MAX_VALIDATION_POINTS = 200
-# Warnings for the student (e.g. an unused import of a module the sandbox lacks): a few short lines.
-MAX_WARNINGS = 20
-MAX_WARNING_CHARS = 500
 # Address space is a coarse limit (numpy maps the dataset); the cgroup enforces the real memory cap.
 ADDRESS_SPACE_SLACK_MB = 1024
 PR_SET_DUMPABLE = 4
 IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-JOB_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "question": str, "seed": int, "submission_dir": str, "data_dir": str, "scratch_dir": str,
-    "wall_s": (int, float), "memory_mb": int, "output_bytes": int,
-}
-# Optional job fields and their types.
-OPTIONAL_JOB_FIELDS: dict[str, type | tuple[type, ...]] = {"copy_file": str}
-SPLITS = ("test", "validation")
-# The stages the student's process reports as it passes them, in order (see grader.attempt). "evaluated"
-# carries the graded prediction, sent before the integrity check's copy is predicted.
-REPORTED_STAGES = ("imported", "built", "sanity_passed", "trained", "evaluated")
 # Predicting the integrity check's copy is ours, not the student's: once the graded prediction is in, the
 # CPU-time budget and the wall clock both allow this much more (the copy costs what the graded images did,
 # a few seconds at most; fixed, so a forged "evaluated" cannot buy a submission more than this).
 COPY_ALLOWANCE_S = 30.0
-LOSS_NODES = ("SquareLoss", "SoftmaxLoss")
-CPU_CLOCKS = ("cgroup", "process")
 # A student's process that ignores SIGXCPU gets SIGKILL this much later (process clock only).
 RLIMIT_CPU_HARD_GRACE_S = 2
-# The container's own cgroup (Docker mounts it at the root of these paths): v1 cpuacct, then v2.
-CGROUP_V1_USAGE = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage")
-CGROUP_V2_ROOT = "/sys/fs/cgroup"
 
 
 class JobError(ValueError):
-    pass
+    """The job cannot be run: not JSON, not a job, or not of this protocol version."""
 
 
 def bootstrap_command(python: str, root: Path) -> list[str]:
@@ -84,225 +64,20 @@ def bootstrap_command(python: str, root: Path) -> list[str]:
 
 
 def parse_job(raw: bytes) -> dict[str, Any]:
+    """The job from the host (declared in `grader.wire`); `JobError` says what is wrong with it.
+
+    A job of another protocol version is refused too: the host and this image come from different checkouts.
+    """
     if len(raw) > MAX_JOB_BYTES:
         raise JobError("job is too large")
-    job = json.loads(raw)
-    if not isinstance(job, dict):
-        raise JobError("job must be a JSON object")
-    for name, kind in JOB_FIELDS.items():
-        if not isinstance(job.get(name), kind) or isinstance(job.get(name), bool):
-            raise JobError(f"job field {name!r} is missing or has the wrong type")
-    # Which held-out images q2 predicts; a job that does not say is graded on the test images.
-    if job.setdefault("split", "test") not in SPLITS:
-        raise JobError(f"job field 'split' must be one of {SPLITS}")
-    cpu_s = job.get("cpu_s")
-    if cpu_s is not None and (isinstance(cpu_s, bool) or not isinstance(cpu_s, (int, float)) or cpu_s <= 0):
-        raise JobError("job field 'cpu_s' must be a positive number of seconds")
-    if job.get("cpu_clock", "process") not in CPU_CLOCKS:
-        raise JobError(f"job field 'cpu_clock' must be one of {', '.join(CPU_CLOCKS)}")
-    for name, kind in OPTIONAL_JOB_FIELDS.items():
-        if job.get(name) is not None and not isinstance(job[name], kind):
-            raise JobError(f"job field {name!r} has the wrong type")
-    data_files = job.get("data_files")
-    if data_files is not None and not (
-        isinstance(data_files, dict) and all(type(v) is int for v in data_files.values())
-    ):
-        raise JobError("job field 'data_files' must map file names to sizes in bytes")
-    return job
-
-
-class CpuClock:
-    """CPU seconds used by the attempt: the container's cgroup, or the student's process (and children).
-
-    `read` returns None when the clock cannot be read (then only RLIMIT_CPU and the wall clock hold).
-    """
-
-    def __init__(self, name: str, read: Any) -> None:
-        self.name = name
-        self._read = read
-
-    def read(self) -> float | None:
-        try:
-            value: float | None = self._read()
-        except (OSError, ValueError):
-            return None
-        return value
-
-
-def cgroup_clock(root: str = "/") -> CpuClock | None:
-    """The container's cgroup CPU usage (v1 ``cpuacct.usage`` in ns, v2 ``cpu.stat`` usage_usec); None if absent."""
-    for path in CGROUP_V1_USAGE:
-        full = os.path.join(root, path.lstrip("/"))
-        if os.path.isfile(full):
-            return CpuClock("cgroup", lambda full=full: _read_int(full) / 1e9)
-    own = _cgroup_v2_path(os.path.join(root, "proc/self/cgroup"))
-    if own is not None:
-        stat = os.path.join(root, CGROUP_V2_ROOT.lstrip("/"), own.lstrip("/"), "cpu.stat")
-        if os.path.isfile(stat):
-            return CpuClock("cgroup", lambda: _cpu_stat_usage_s(stat))
-    return None
-
-
-def process_clock(pid: int) -> CpuClock:
-    """The student's process: its own CPU time plus that of children it waited for (/proc, Linux)."""
-
-    def read() -> float | None:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-        fields = raw[raw.rfind(b")") + 2 :].split()
-        # utime, stime, cutime, cstime: fields 14-17 of stat, in clock ticks.
-        ticks = sum(int(v) for v in fields[11:15])
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    return CpuClock("process", read)
-
-
-def _read_int(path: str) -> int:
-    with open(path) as f:
-        return int(f.read().strip())
-
-
-def _cpu_stat_usage_s(path: str) -> float:
-    with open(path) as f:
-        for line in f:
-            key, _, value = line.partition(" ")
-            if key == "usage_usec":
-                return int(value) / 1e6
-    raise ValueError(f"{path} has no usage_usec")
-
-
-def _cgroup_v2_path(proc_cgroup: str) -> str | None:
-    """The unified hierarchy's path from /proc/self/cgroup ("0::/path"); "/" inside a private namespace."""
     try:
-        with open(proc_cgroup) as f:
-            for line in f:
-                if line.startswith("0::"):
-                    return line[3:].strip() or "/"
-    except OSError:
-        return None
-    return None
-
-
-@dataclass
-class LogCapture:
-    """Keeps the head and tail of the student's output and counts the rest."""
-
-    head: bytearray = field(default_factory=bytearray)
-    tail: bytearray = field(default_factory=bytearray)
-    total: int = 0
-
-    def add(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        room = LOG_HEAD_BYTES - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self.tail += chunk
-            del self.tail[:-LOG_TAIL_BYTES]
-
-    def excerpt(self) -> str:
-        omitted = self.total - len(self.head) - len(self.tail)
-        middle = f"\n[... {omitted} bytes of output omitted ...]\n".encode() if omitted > 0 else b""
-        return bytes(self.head + middle + self.tail).decode("utf-8", errors="replace")
-
-
-@dataclass
-class Findings:
-    """What the student's process reported, parsed strictly."""
-
-    buffer: bytearray = field(default_factory=bytearray)
-    received: int = 0
-    final: dict[str, Any] | None = None
-    # Set when the child is about to import models.py: from here on every message may be the student's.
-    student_started: bool = False
-    harness_fault: dict[str, str] | None = None
-    sanity_passed: bool = False
-    trained: bool = False
-    # The last stage the student's process reported passing (None: still importing models.py).
-    stage: str | None = None
-    loss_node: str | None = None
-    # The graded prediction, reported before the integrity check's copy is predicted.
-    evaluation: dict[str, Any] | None = None
-    epochs: int | None = None
-    validation_accuracy: list[float] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    violation: str | None = None
-    pending_progress: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, chunk: bytes) -> None:
-        self.received += len(chunk)
-        if self.received > MAX_FINDINGS_BYTES:
-            self.violation = "the grading channel received more data than any model produces"
-            return
-        self.buffer += chunk
-        while b"\n" in self.buffer and self.violation is None:
-            line, _, rest = bytes(self.buffer).partition(b"\n")
-            self.buffer = bytearray(rest)
-            self._handle(line)
-
-    def _handle(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            self.violation = "the grading channel received data that is not from the grader"
-            return
-        if not isinstance(message, dict) or self.final is not None:
-            self.violation = "the grading channel received an unexpected message"
-            return
-        kind = message.get("kind")
-        if not self.student_started:
-            self._before_student(kind, message)
-        elif kind == "final":
-            self.final = message
-            if type(message.get("epochs")) is int:
-                self.epochs = message["epochs"]
-            warnings = message.get("warnings")
-            if isinstance(warnings, list):
-                self.warnings = [w[:MAX_WARNING_CHARS] for w in warnings[:MAX_WARNINGS] if isinstance(w, str)]
-        elif kind == "stage" and message.get("stage") in REPORTED_STAGES:
-            self._stage(message)
-        elif kind == "progress" and message.get("event") == "epoch" and type(message.get("epoch")) is int:
-            self.epochs = message["epoch"]
-            self.pending_progress.append({"event": "epoch", "epoch": self.epochs})
-        elif kind == "progress" and message.get("event") == "validation_accuracy" and isinstance(
-            message.get("value"), float
-        ):
-            self.validation_accuracy.append(message["value"])
-            del self.validation_accuracy[:-MAX_VALIDATION_POINTS]
-            self.pending_progress.append({"event": "validation_accuracy", "value": message["value"]})
-        else:
-            self.violation = "the grading channel received an unexpected message"
-
-    def _stage(self, message: dict[str, Any]) -> None:
-        stage = message["stage"]
-        passed = REPORTED_STAGES.index(self.stage) if self.stage is not None else -1
-        if REPORTED_STAGES.index(stage) <= passed:
-            self.violation = "the grading channel received stages out of order"
-            return
-        self.stage = stage
-        if stage == "sanity_passed":
-            self.sanity_passed = True
-            loss = message.get("loss")
-            self.loss_node = loss if loss in LOSS_NODES else None
-        elif stage == "trained":
-            self.trained = True
-        elif stage == "evaluated":
-            evaluation = message.get("evaluation")
-            if not isinstance(evaluation, dict):
-                self.violation = "the grading channel received a malformed evaluation"
-                return
-            self.evaluation = evaluation
-
-    def _before_student(self, kind: Any, message: dict[str, Any]) -> None:
-        # Only our code has run so far, so these two messages are trusted.
-        if kind == "stage" and message.get("stage") == "student":
-            self.student_started = True
-        elif kind == "harness_fault" and self.harness_fault is None:
-            self.harness_fault = {"stage": str(message.get("stage", ""))[:64],
-                                  "message": str(message.get("message", ""))[:2000]}
-        else:
-            self.violation = "the grading channel received an unexpected message"
+        job = json.loads(raw)
+        if isinstance(job, dict):
+            # Which held-out images q2 predicts; a job that does not say is graded on the test images.
+            job.setdefault("split", "test")
+        return wire.validate("job", job)
+    except ValueError as exc:  # WireError is one, and so is JSON that does not parse
+        raise JobError(str(exc)) from exc
 
 
 def main() -> int:
@@ -328,15 +103,15 @@ def main() -> int:
         os.setpgid(pid, pid)
     token = secrets.token_hex(16)
     # The child's process group lets the host clean up even if this supervisor is stopped.
-    _emit({
-        "type": "hello", "token": token, "question": job["question"], "seed": job["seed"], "child_pgid": pid,
+    _emit("hello", {
+        "token": token, "question": job["question"], "seed": job["seed"], "child_pgid": pid,
         "python": platform.python_version(), "numpy": _numpy_version(),
     })
     started = time.monotonic()
     os.write(go_w, b"g")
     os.close(go_w)
     outcome = _watch(job, pid, log_r, findings_r, token, started)
-    _emit(outcome)
+    _emit("result", outcome)
     return 0
 
 
@@ -417,7 +192,6 @@ def _watch(job: Mapping[str, Any], pid: int, log_r: int, findings_r: int, token:
         # The child never reached the student's code: whatever stopped it was ours (or the machine's).
         harness_fault = {"stage": "setup", "message": _setup_failure(code, terminated)}
     return {
-        "type": "result",
         "token": token,
         "question": job["question"],
         "seed": job["seed"],
@@ -484,9 +258,9 @@ def _forward_progress(findings: Findings, token: str) -> None:
         if event["event"] == "epoch":
             latest_epoch = event
         else:
-            _emit({"type": "progress", "token": token, **event})
+            _emit("progress", {"token": token, **event})
     if latest_epoch is not None:
-        _emit({"type": "progress", "token": token, **latest_epoch})
+        _emit("progress", {"token": token, **latest_epoch})
     findings.pending_progress.clear()
 
 
@@ -541,8 +315,9 @@ def _exit_fields(code: int) -> dict[str, int | None]:
     return {"code": os.WEXITSTATUS(code) if os.WIFEXITED(code) else None, "signal": None}
 
 
-def _emit(message: Mapping[str, Any]) -> None:
-    data = (json.dumps(message, default=str) + "\n").encode()
+def _emit(kind: str, fields: Mapping[str, Any]) -> None:
+    """One message of `kind` (declared in `grader.wire`) on stdout, stamped with the protocol version."""
+    data = (json.dumps(wire.stamp(kind, fields), default=str) + "\n").encode()
     view = memoryview(data)
     while view:
         written = os.write(1, view)

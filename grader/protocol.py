@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grader import wire
 from grader.messages import N_, Message, message
 from grader.runs import ProgressCallback, RunOutcome, RunRequest, RunStatus
 
@@ -37,7 +38,7 @@ def build_job(
     `copy_file` is the integrity check's copy of the graded images (grader.challenge), when there is one.
     """
     limits = request.limits
-    job = {
+    job = wire.stamp("job", {
         "question": request.question,
         "seed": request.seed,
         "split": request.split,
@@ -49,7 +50,7 @@ def build_job(
         "cpu_clock": cpu_clock,
         "memory_mb": limits.memory_mb,
         "output_bytes": limits.output_bytes,
-    }
+    })
     if data_files is not None:
         job["data_files"] = dict(data_files)
     if copy_file is not None:
@@ -58,7 +59,12 @@ def build_job(
 
 
 class HarnessStream:
-    """Incremental, size-capped parser of the harness's stdout. Untrusted until proven otherwise."""
+    """Incremental, size-capped parser of the harness's stdout. Untrusted until proven otherwise.
+
+    Every line is checked against its declaration in `grader.wire`. What the sandbox got wrong is a
+    `violation` (the attempt is bad output); a message of another protocol version from the harness itself
+    (the greeting, or a line with its token) is an `infrastructure_problem`, never charged to the student.
+    """
 
     def __init__(self, on_progress: ProgressCallback | None = None, max_bytes: int = MAX_STREAM_BYTES) -> None:
         self._on_progress = on_progress
@@ -71,6 +77,7 @@ class HarnessStream:
         self.versions: tuple[str, str] | None = None
         self.result: dict[str, Any] | None = None
         self.violation: str | None = None
+        self.infrastructure_problem: str | None = None
 
     @property
     def received_bytes(self) -> int:
@@ -80,15 +87,21 @@ class HarnessStream:
     def over_limit(self) -> bool:
         return self._received > self._max_bytes
 
+    @property
+    def broken(self) -> bool:
+        """Nothing more on this stream counts: the runner may stop the sandbox now."""
+        return self.violation is not None or self.infrastructure_problem is not None
+
     def feed(self, chunk: bytes) -> None:
-        if self.violation is not None:
+        """Take the next bytes of the harness's stdout, in any chunking."""
+        if self.broken:
             return
         self._received += len(chunk)
         if self.over_limit:
             self.violation = f"the sandbox wrote more than {self._max_bytes} bytes of results"
             return
         self._buffer += chunk
-        while self.violation is None and b"\n" in self._buffer:
+        while not self.broken and b"\n" in self._buffer:
             line, _, rest = bytes(self._buffer).partition(b"\n")
             self._buffer = bytearray(rest)
             self._line(line)
@@ -96,7 +109,8 @@ class HarnessStream:
             self.violation = "the sandbox wrote a result line that is too long"
 
     def close(self) -> None:
-        if self._buffer.strip() and self.violation is None:
+        """The stream ended: a line left unfinished is a violation."""
+        if self._buffer.strip() and not self.broken:
             self.violation = "the sandbox's results ended in the middle of a line"
 
     def _line(self, raw: bytes) -> None:
@@ -110,102 +124,42 @@ class HarnessStream:
         if not isinstance(message, dict):
             self.violation = "the sandbox wrote something that is not a result"
             return
-        kind = message.get("type")
         if self.token is None:
-            token = message.get("token")
-            if kind != "hello" or not isinstance(token, str) or len(token) != 32:
-                self.violation = "the sandbox's results did not start with the grader's greeting"
-            else:
-                self.token = token
-                pgid = message.get("child_pgid")
-                self.child_pgid = pgid if type(pgid) is int and pgid > 1 else None
-                self.versions = (str(message.get("python", "unknown"))[:32], str(message.get("numpy", "unknown"))[:32])
+            self._hello(message)
             return
         if message.get("token") != self.token or self.result is not None:
             self.violation = "the sandbox's results were tampered with"
             return
-        if kind == "progress":
-            self._progress(message)
-        elif kind == "result":
-            problem = validate_result(message)
-            if problem:
-                self.violation = f"the sandbox's result is malformed: {problem}"
-            else:
-                self.result = message
-        else:
+        kind = message.get("type")
+        if kind not in ("progress", "result"):
             self.violation = "the sandbox wrote an unknown kind of message"
-
-    def _progress(self, message: Mapping[str, Any]) -> None:
-        event = message.get("event")
-        if event == "epoch" and type(message.get("epoch")) is int:
-            update: dict[str, Any] = {"event": "epoch", "epoch": message["epoch"]}
-        elif event == "validation_accuracy" and isinstance(message.get("value"), float):
-            update = {"event": "validation_accuracy", "value": message["value"]}
-        else:
-            self.violation = "the sandbox wrote a malformed progress message"
             return
-        if self._on_progress is not None:
-            self._on_progress(update)
+        try:
+            valid = wire.validate(kind, message)
+        except wire.VersionMismatch as exc:
+            self.infrastructure_problem = f"The grader in the sandbox does not match this host: {exc}."
+            return
+        except wire.WireError as exc:
+            what = "progress message" if kind == "progress" else "result"
+            self.violation = f"the sandbox wrote a malformed {what}: {exc}"
+            return
+        if kind == "result":
+            self.result = valid
+        elif self._on_progress is not None:
+            self._on_progress({key: valid[key] for key in ("event", "epoch", "value") if key in valid})
 
-
-_RESULT_FIELDS: dict[str, tuple[type, ...]] = {
-    "question": (str,), "seed": (int,), "sanity_passed": (bool,), "trained": (bool,),
-    "validation_accuracy": (list,), "warnings": (list,), "exit": (dict,), "log": (dict,), "rusage": (dict,),
-    "wall_s": (int, float),
-}
-_TERMINATIONS = (None, "timeout", "cpu_limit", "output_limit", "protocol_violation")
-_FINAL_STATUSES = ("ok", "error", "failed_check")
-# The last stage the student's process reported passing (grader.harness), and the loss node it used.
-_REPORTED_STAGES = (None, "imported", "built", "sanity_passed", "trained", "evaluated")
-_LOSS_NODES = (None, "SquareLoss", "SoftmaxLoss")
-
-
-def validate_result(message: Mapping[str, Any]) -> str | None:
-    """Why a result message is not well formed, or None. Values are checked again where used."""
-    for name, kinds in _RESULT_FIELDS.items():
-        if not isinstance(message.get(name), kinds):
-            return f"field {name!r} is missing or has the wrong type"
-    if message.get("terminated") not in _TERMINATIONS:
-        return "unknown termination"
-    epochs = message.get("epochs")
-    if epochs is not None and type(epochs) is not int:
-        return "epochs must be an integer"
-    if message.get("stage") not in _REPORTED_STAGES:
-        return "unknown stage"
-    if message.get("loss_node") not in _LOSS_NODES:
-        return "unknown loss node"
-    if message.get("evaluated") is not None and not isinstance(message["evaluated"], dict):
-        return "the graded prediction must be an object"
-    if not all(isinstance(v, float) for v in message["validation_accuracy"]):
-        return "validation accuracies must be numbers"
-    if not all(isinstance(w, str) for w in message["warnings"]):
-        return "warnings must be strings"
-    log = message["log"]
-    if not isinstance(log.get("excerpt"), str) or type(log.get("bytes")) is not int:
-        return "log must have an excerpt and a byte count"
-    usage = message["rusage"]
-    if not all(isinstance(usage.get(k), (int, float)) for k in ("cpu_s", "peak_memory_mb")):
-        return "resource usage must be numbers"
-    fault = message.get("harness_fault")
-    if fault is not None and not (
-        isinstance(fault, dict) and all(isinstance(fault.get(k), str) for k in ("stage", "message"))
-    ):
-        return "a harness fault needs a stage and a message"
-    final = message.get("final")
-    if final is not None:
-        if not isinstance(final, dict) or final.get("status") not in _FINAL_STATUSES:
-            return "final status is unknown"
-        if final["status"] == "ok" and not isinstance(final.get("evaluation"), dict):
-            return "an ok result needs an evaluation"
-        if final["status"] == "error":
-            error = final.get("error")
-            if not isinstance(error, dict) or not all(
-                isinstance(error.get(k), str) for k in ("type", "message", "traceback")
-            ):
-                return "an error result needs type, message and traceback"
-        if final["status"] == "failed_check" and not isinstance(final.get("message"), str):
-            return "a failed check needs a message"
-    return None
+    def _hello(self, message: dict[str, Any]) -> None:
+        try:
+            hello = wire.validate("hello", message)
+        except wire.VersionMismatch as exc:
+            self.infrastructure_problem = f"The grader in the sandbox does not match this host: {exc}."
+            return
+        except wire.WireError as exc:
+            self.violation = f"the sandbox's results did not start with the grader's greeting ({exc})"
+            return
+        self.token = hello["token"]
+        self.child_pgid = hello.get("child_pgid")
+        self.versions = (str(hello.get("python", "unknown"))[:32], str(hello.get("numpy", "unknown"))[:32])
 
 
 @dataclass(frozen=True)
@@ -231,10 +185,11 @@ def classify_run(stream: HarnessStream, facts: RunFacts) -> RunOutcome:
     observation: Mapping[str, Any] | None = result
     fault = result.get("harness_fault") if result is not None else None
     why: Message | None
-    if facts.infrastructure_problem is not None:
+    problem = facts.infrastructure_problem or stream.infrastructure_problem
+    if problem is not None:
         # The runner's own words for an operator; the page adds that it is a fault of ours.
         status, why, observation = "infrastructure_error", None, None
-        detail = facts.infrastructure_problem
+        detail = problem
     elif stream.violation is None and fault is not None:
         status, observation = "infrastructure_error", None
         why = message(N_("The grader failed before running the submission ({stage}: {problem})."),

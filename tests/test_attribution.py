@@ -18,13 +18,15 @@ from pathlib import Path
 import pytest
 
 from grader import mnist
-from grader.harness import bootstrap_command, cgroup_clock
+from grader.cpu_clocks import cgroup_clock
+from grader.harness import bootstrap_command
 from grader.limits import Limits, wall_backstop_s
 from grader.local_runner import CORE_ROOT, LocalRunner
 from grader.protocol import HarnessStream, RunFacts, classify_run
 from grader.questions import get_question
 from grader.runs import RunRequest
 from grader.scoring import score_attempt
+from grader.wire import stamp
 from sandbox.owner import owner_id
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,9 +111,10 @@ def run_harness(job: dict[str, object]) -> HarnessStream:
 def test_a_failure_while_preparing_the_child_is_a_harness_fault(tmp_path: Path) -> None:
     (tmp_path / "submission").mkdir()
     shutil.copy(NO_TRAINING, tmp_path / "submission" / "models.py")
-    job = {"question": "q1", "seed": 0, "submission_dir": str(tmp_path / "submission"), "data_dir": str(tmp_path),
-           "scratch_dir": str(tmp_path / "no-such-scratch"), "wall_s": 30.0, "cpu_s": 30.0,
-           "cpu_clock": "process", "memory_mb": 1024, "output_bytes": 1 << 20}
+    job = stamp("job", {
+        "question": "q1", "seed": 0, "split": "test", "submission_dir": str(tmp_path / "submission"),
+        "data_dir": str(tmp_path), "scratch_dir": str(tmp_path / "no-such-scratch"), "wall_s": 30.0, "cpu_s": 30.0,
+        "cpu_clock": "process", "memory_mb": 1024, "output_bytes": 1 << 20})
     stream = run_harness(job)
     assert stream.violation is None and stream.result is not None
     assert stream.result["harness_fault"]["stage"] == "setup"
@@ -123,8 +126,9 @@ def test_a_failure_while_preparing_the_child_is_a_harness_fault(tmp_path: Path) 
 
 def test_an_unknown_question_is_a_harness_fault(tmp_path: Path) -> None:
     (tmp_path / "scratch").mkdir()
-    job = {"question": "q9", "seed": 0, "submission_dir": str(tmp_path), "data_dir": str(tmp_path),
-           "scratch_dir": str(tmp_path / "scratch"), "wall_s": 30.0, "memory_mb": 1024, "output_bytes": 1 << 20}
+    job = stamp("job", {"question": "q9", "seed": 0, "split": "test", "submission_dir": str(tmp_path),
+                        "data_dir": str(tmp_path), "scratch_dir": str(tmp_path / "scratch"), "wall_s": 30.0,
+                        "memory_mb": 1024, "output_bytes": 1 << 20})
     stream = run_harness(job)
     assert stream.result is not None and stream.result["harness_fault"]["stage"] == "kit"
     assert classify_run(stream, RunFacts(runner="local", wall_s=1.0, exit_code=0)).status == "infrastructure_error"

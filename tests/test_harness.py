@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -9,9 +12,11 @@ import pytest
 
 from grader.limits import Limits
 from grader.local_runner import LocalRunner
+from grader.protocol import build_job
 from grader.questions import get_question
 from grader.runs import RunRequest
 from grader.scoring import score_attempt
+from grader.wire import PROTOCOL_VERSION
 
 HONEST_MODEL = """
 import nn
@@ -175,3 +180,36 @@ def test_stages_reported_out_of_order_are_tampering(tmp_path: Path, local_runner
     """
     run, attempt = grade(local_runner, submission(tmp_path, body), data_dir)
     assert run.status == "bad_output" and attempt.points == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "detail"),
+    [
+        ({"version": PROTOCOL_VERSION + 1}, "infrastructure_error", "protocol version"),
+        ({"memory_mb": "lots"}, "infrastructure_error", "field 'memory_mb' must be an integer"),
+        ({}, "ok", "The grader finished."),
+    ],
+)
+def test_the_harness_refuses_a_job_it_does_not_understand_as_our_fault(
+    tmp_path: Path, local_runner: LocalRunner, change: dict[str, object], status: str, detail: str
+) -> None:
+    """The real harness process on a mis-versioned or malformed job: it never starts, and the host says it is ours."""
+    path = submission(tmp_path, "pass")
+    request = RunRequest(path, "q1", 0, Limits(wall_s=10.0, memory_mb=1024))
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "models.py").write_text(path.read_text())
+    job = json.loads(build_job(request, submission_dir=str(tmp_path / "submission"), data_dir=str(tmp_path),
+                               scratch_dir=str(tmp_path), cpu_clock="process"))
+    run = local_runner._supervise(request, json.dumps({**job, **change}).encode(), {"HOME": str(tmp_path)}, tmp_path,
+                                  None)
+    assert run.status == status and detail in run.detail
+    assert run.versions is None if change else run.versions is not None
+
+
+def test_the_harness_loads_without_numpy() -> None:
+    """PID 1 of the sandbox parses the job and validates messages with the standard library alone."""
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import grader.harness; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'))")
+    done = subprocess.run([sys.executable, "-I", "-c", code, str(root)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

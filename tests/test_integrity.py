@@ -13,7 +13,8 @@ import numpy.typing as npt
 import pytest
 
 from grader.challenge import COPY_FILE, CopyError, CopyKey, load_copy, make_copy, new_key, write_copy
-from grader.harness import Findings, JobError, parse_job
+from grader.findings import Findings
+from grader.harness import JobError, parse_job
 from grader.integrity import GAP_THRESHOLD, PASSING_GAP_THRESHOLD, judge_copy
 from grader.protocol import HarnessStream, RunFacts, classify_run
 from grader.questions import get_question
@@ -29,6 +30,7 @@ from grader.report import (
 from grader.runs import RunOutcome
 from grader.scoring import score_attempt
 from grader.text_report import render_table
+from grader.wire import PROTOCOL_VERSION, stamp
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "grader" / "report.schema.json").read_text())
 TOKEN = "cd" * 16
@@ -196,7 +198,8 @@ def test_no_usable_prediction_of_the_copy_is_flagged_with_why(copy_result: Any, 
 
 
 def test_the_job_may_name_a_copy_and_the_graded_prediction_is_a_stage() -> None:
-    base = {"question": "q2", "seed": 0, "submission_dir": "/s", "data_dir": "/d", "scratch_dir": "/t",
+    base = {"type": "job", "version": PROTOCOL_VERSION, "question": "q2", "seed": 0, "submission_dir": "/s",
+            "data_dir": "/d", "scratch_dir": "/t",
             "wall_s": 10, "memory_mb": 100, "output_bytes": 1000}
     assert parse_job(json.dumps({**base, "copy_file": "/challenge/copy.npy"}).encode())["copy_file"]
     with pytest.raises(JobError, match="copy_file"):
@@ -213,7 +216,7 @@ def test_the_job_may_name_a_copy_and_the_graded_prediction_is_a_stage() -> None:
 
 def harness_result(**overrides: Any) -> dict[str, Any]:
     message: dict[str, Any] = {
-        "type": "result", "token": TOKEN, "question": "q2", "seed": 0, "final": None,
+        "type": "result", "version": PROTOCOL_VERSION, "token": TOKEN, "question": "q2", "seed": 0, "final": None,
         "evaluated": {"predictions": [3] * 5000}, "stage": "evaluated",
         "sanity_passed": True, "trained": True, "epochs": 3, "validation_accuracy": [], "warnings": [],
         "terminated": None, "violation": None, "exit": {"code": None, "signal": 9},
@@ -225,7 +228,7 @@ def harness_result(**overrides: Any) -> dict[str, Any]:
 
 def classified(message: dict[str, Any], facts: RunFacts) -> RunOutcome:
     stream = HarnessStream()
-    stream.feed((json.dumps({"type": "hello", "token": TOKEN, "child_pgid": 99}) + "\n").encode())
+    stream.feed((json.dumps(stamp("hello", {"token": TOKEN, "child_pgid": 99})) + "\n").encode())
     stream.feed((json.dumps(message) + "\n").encode())
     stream.close()
     return classify_run(stream, facts)

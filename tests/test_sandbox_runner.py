@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
+import socket
 import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +21,13 @@ from grader.protocol import HarnessStream
 from grader.questions import get_question
 from grader.runs import RunRequest
 from grader.scoring import score_attempt
+from grader.wire import PROTOCOL_VERSION, stamp
 from sandbox import DockerRunner, DockerSettings, SandboxLimits, reap_orphans, run_submission
+from sandbox.attempt import Attempt
 from sandbox.engine import OWNER_LABEL, SANDBOX_LABEL, ContainerSpec, Engine, EngineError
 from sandbox.image import expected_tag, inputs_hash
+from sandbox.output import STDERR, STDOUT, OutputFrames
 from sandbox.owner import owner_id
-from sandbox.runner import _Attempt, _Demuxer
 
 REPO = Path(__file__).resolve().parent.parent
 STAFF = REPO / "reference_solutions" / "staff" / "models.py"
@@ -58,16 +63,73 @@ def test_nonsense_limits_are_refused(bad: dict[str, Any]) -> None:
         SandboxLimits(**bad)
 
 
-def test_demuxer_splits_frames_across_chunk_boundaries() -> None:
-    def frame(kind: int, payload: bytes) -> bytes:
-        return struct.pack(">BxxxL", kind, len(payload)) + payload
+def frame(kind: int, payload: bytes) -> bytes:
+    """One frame of Docker's attach stream, as the engine writes it: stream id, 3 zero bytes, length, payload."""
+    return struct.pack(">BxxxL", kind, len(payload)) + payload
 
-    data = frame(1, b"hello\n") + frame(2, b"oops") + frame(1, b"") + frame(1, b"x" * 70000)
-    demux = _Demuxer()
-    got: list[tuple[int, bytes]] = []
-    for i in range(0, len(data), 7):
-        got.extend(demux.feed(data[i : i + 7]))
-    assert got == [(1, b"hello\n"), (2, b"oops"), (1, b""), (1, b"x" * 70000)]
+
+def read_all(frames: OutputFrames) -> dict[int, bytes]:
+    got: dict[int, bytes] = {STDOUT: b"", STDERR: b""}
+    while not frames.ended:
+        item = frames.get(5.0)
+        if item is not None:
+            got[item[0]] += item[1]
+    return got
+
+
+def test_output_frames_are_split_by_stream_across_chunk_boundaries() -> None:
+    data = frame(STDOUT, b"hello\n") + frame(STDERR, b"oops") + frame(STDOUT, b"") + frame(STDOUT, b"x" * 70000)
+    ours, engine = socket.socketpair()
+    frames = OutputFrames(ours)
+
+    def write() -> None:
+        for i in range(0, len(data), 7):
+            engine.sendall(data[i : i + 7])
+        engine.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert read_all(frames) == {STDOUT: b"hello\n" + b"x" * 70000, STDERR: b"oops"}
+        assert frames.error is None and frames.get(0.0) is None
+    finally:
+        writer.join()
+        frames.close()
+        ours.close()
+
+
+def test_output_frames_wait_no_longer_than_asked_and_end_on_hang_up() -> None:
+    """A silent container must not hold the runner past its deadline: `get` returns, a hang-up ends the reader."""
+    ours, engine = socket.socketpair()
+    frames = OutputFrames(ours)
+    try:
+        assert frames.get(0.05) is None and not frames.ended
+        engine.sendall(frame(STDOUT, b"half a li"))
+        assert frames.get(5.0) == (STDOUT, b"half a li")
+        engine.sendall(frame(STDERR, b"cut")[:6])  # a header cut short, then silence
+        assert frames.get(0.05) is None and not frames.ended
+        ours.shutdown(socket.SHUT_RDWR)  # Attachment.hang_up
+        assert read_all(frames) == {STDOUT: b"", STDERR: b""}
+        frames.close()
+        assert not frames._thread.is_alive()
+    finally:
+        engine.close()
+        ours.close()
+
+
+def test_a_runner_that_stops_reading_does_not_leave_the_reader_behind() -> None:
+    """The queue is bounded: after `close`, a reader blocked on a full queue gives up instead of waiting forever."""
+    ours, engine = socket.socketpair()
+    frames = OutputFrames(ours)
+    try:
+        for _ in range(64):
+            engine.sendall(frame(STDERR, b"e" * 1000))
+        ours.shutdown(socket.SHUT_RDWR)
+        frames.close()
+        assert not frames._thread.is_alive()
+    finally:
+        engine.close()
+        ours.close()
 
 
 def test_image_tag_follows_the_grader_sources(tmp_path: Path) -> None:
@@ -128,7 +190,7 @@ def trivial(runner: DockerRunner, tmp_path: Path, limits: SandboxLimits, script:
 
 def attempt(runner: DockerRunner, spec: ContainerSpec, limits: SandboxLimits) -> Any:
     stream = HarnessStream()
-    outcome = _Attempt(runner.engine(), spec, limits, stream, runner.image_digest()).run(b"{}")
+    outcome = Attempt(runner.engine(), spec, limits, stream, runner.image_digest()).run(b"{}")
     return outcome
 
 
@@ -189,6 +251,37 @@ def test_host_kills_at_the_wall_clock(runner: DockerRunner, tmp_path: Path) -> N
     run = attempt(runner, trivial(runner, tmp_path, limits, "import time; time.sleep(600)"), limits)
     assert run.status == "timeout", run.detail
     assert 2.0 <= run.wall_s < 8.0
+    assert leftovers(runner) == []
+
+
+TOKEN = "ef" * 16
+HELLO = stamp("hello", {"token": TOKEN, "child_pgid": 7, "python": "3.9", "numpy": "1.22.4"})
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("lines", "status", "detail"),
+    [
+        ([{**HELLO, "version": PROTOCOL_VERSION + 1}], "infrastructure_error", "does not match this host"),
+        ([HELLO, stamp("progress", {"token": TOKEN, "event": "epoch", "epoch": 1, "version": 0})],
+         "infrastructure_error", "protocol version 0"),
+        ([{**HELLO, "token": 32}], "bad_output", "did not start with the grader's greeting"),
+        ([HELLO, stamp("result", {"token": "00" * 16})], "bad_output", "tampered"),
+        ([HELLO, stamp("progress", {"token": TOKEN, "event": "epoch", "epoch": "1"})], "bad_output",
+         "malformed progress"),
+        ([HELLO, stamp("result", {"token": TOKEN, "final": {"status": "ok"}})], "bad_output", "malformed result"),
+    ],
+)
+def test_the_host_refuses_forged_malformed_and_mis_versioned_messages_from_a_container(
+    runner: DockerRunner, tmp_path: Path, lines: list[dict[str, Any]], status: str, detail: str
+) -> None:
+    """Through the real engine and the SDK's frame reader; the host stops the container at the first bad line."""
+    limits = SandboxLimits(wall_s=60.0)
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    script = f"import sys, time; sys.stdout.write({text!r}); sys.stdout.flush(); time.sleep(600)"
+    run = attempt(runner, trivial(runner, tmp_path, limits, script), limits)
+    assert run.status == status and detail in run.detail, run.detail
+    assert run.observation is None and run.wall_s < limits.wall_s  # stopped by the host, not by the clock
     assert leftovers(runner) == []
 
 
