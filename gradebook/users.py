@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -16,6 +17,10 @@ from grader.messages import N_, Message, message
 # students (no export, no dashboard row, no forced password change).
 CANARY_PREFIX = "canary-"
 MIN_PASSWORD_LENGTH = 10
+USERNAME_MAX_CHARS = 64
+# ASCII letters and digits, then also `.`, `_`, `-` and `@` (a login may be an e-mail address). The first
+# character is a letter or digit so that no username reads as a spreadsheet formula or a path.
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs as much time as a wrong password.
@@ -60,6 +65,16 @@ def new_password() -> str:
             return password
 
 
+def username_problem(username: str) -> str:
+    """Why `username` cannot name an account, or "" when it can."""
+    if not username or len(username) > USERNAME_MAX_CHARS:
+        return f"a username needs 1 to {USERNAME_MAX_CHARS} characters, got {len(username)}"
+    if not _USERNAME.fullmatch(username):
+        return (f"username {username!r} may hold only ASCII letters, digits and . _ - @, "
+                "and must start with a letter or digit")
+    return ""
+
+
 def create_user(
     session: Session, username: str, name: str, password: str, role: str = "student", email: str | None = None,
     *, must_change_password: bool = True,
@@ -70,8 +85,9 @@ def create_user(
     """
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if not username or len(username) > 64:
-        raise UserError("a username needs 1 to 64 characters")
+    problem = username_problem(username)
+    if problem:
+        raise UserError(problem)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"user {username!r} already exists")
     user = User(username=username, name=name, role=role, email=email, password_hash=hash_password(password),
