@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -148,3 +150,17 @@ def test_progress_shows_each_attempts_epoch_and_validation_accuracy() -> None:
         assert out.getvalue() == ""
     lines = [line.strip() for line in out.getvalue().splitlines()]
     assert lines == ["- q1 seed 0: epoch 3", "- q2 seed 0: epoch 2, validation accuracy 97.51%"]
+
+
+def test_the_table_speaks_spanish_with_lang_es(tmp_path: Path) -> None:
+    """Through the installed script: headers and outcomes in Spanish, no outcome codes, numbers in its notation."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nngrade"), "grade", str(NO_TRAINING), "--question", "q1", "--runner",
+         "local", "--lang", "es", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^Pregunta +Puntos +Resultado +Métrica +Umbral +Intentos \(semilla: resultado\)", done.stdout,
+                     re.MULTILINE), done.stdout
+    assert re.search(r"^q1 +2/6 +por debajo del objetivo +pérdida \d+,\d+ +<= 0,02 +0: por debajo del objetivo, "
+                     r"1: por debajo del objetivo", done.stdout, re.MULTILINE), done.stdout
+    assert "below_threshold" not in done.stdout and "pista:" in done.stdout
