@@ -72,6 +72,7 @@ class SubmissionView:
     regrades: tuple[tuple[int, str, int | None, bool], ...] = ()
     assignment_slug: str = ""
     assignment_title: str = ""
+    questions: tuple[str, ...] = ()  # the assignment's, in order
 
     @property
     def pending(self) -> bool:
