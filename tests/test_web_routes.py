@@ -380,12 +380,31 @@ def _upload(client: FlaskClient, data: bytes, name: str = "models.py", slug: str
     (b"x = '\xff\xfe'\n", "models.py", "Line 1 is not valid UTF-8"),
     (b"", "models.py", "empty"),
     (b"x = 1\n", "models.txt", "not a .py file"),
-    (b"x = 1\n" + b"#" * 300_000, "models.py", "the limit is"),
+    (b"x = 1\n" + b"#" * 300_000, "models.py", "The file is larger than the limit of 256 KB."),
 ])
 def test_upload_errors_are_clear(course: Course, data: bytes, name: str, message: str) -> None:
     status, html = _upload(login(course.app, "alice"), data, name)
     assert status in (400, 413, 422)
     assert message in html
+    assert not course.enqueued
+
+
+@pytest.mark.parametrize(("locale", "said"), [("en", "The file is larger than the limit of 195.3 KB."),
+                                              ("es", "El archivo ocupa más del límite de 195,3 KB.")])
+def test_an_oversized_upload_names_the_real_limit(course: Course, locale: str, said: str) -> None:
+    """The view reads the cap + 1 bytes of a larger file: the page says the cap, in KB, never that count."""
+    from dataclasses import replace
+
+    app = create_app(replace(course.settings, upload_max_bytes=200_000), course.queue, testing=True,
+                     limiter_storage_uri="memory://")
+    try:
+        alice = login(app, "alice")
+        alice.post("/language", data={"csrf_token": _csrf(alice.get("/submissions/").text), "locale": locale})
+        status, page = _upload(alice, b"x = 1\n" + b"#" * 300_000)
+    finally:
+        app.extensions["nngrade.db"].dispose()
+    assert status == 422 and said in page
+    assert "200001" not in page and "200000" not in page and "200.001" not in page
     assert not course.enqueued
 
 
