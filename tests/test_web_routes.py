@@ -317,6 +317,56 @@ def test_regrade_creates_a_run_and_is_audited(course: Course) -> None:
     assert "new kit version" in login(course.app, "tara").get("/dashboard/audit").text
 
 
+@pytest.mark.parametrize(("locale", "system", "title"), [("en", "system", "Overrides and audit"),
+                                                         ("es", "sistema", "Ajustes y auditoría")])
+def test_the_audit_log_names_the_system_and_its_title_matches_the_menu(
+    course: Course, locale: str, system: str, title: str,
+) -> None:
+    from gradebook.regrade import RegradeScope, create_change_set
+
+    engine = make_engine(course.settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:  # `nngrade regrade`: no author
+            create_change_set(session, RegradeScope(assignment="nn"), reason="new seeds")
+    finally:
+        engine.dispose()
+    tara = login(course.app, "tara")
+    tara.post("/language", data={"csrf_token": _csrf(tara.get("/dashboard/").text), "locale": locale})
+    page = tara.get("/dashboard/audit").text
+    row = re.search(r"<tr><td>[^<]*</td><td>(.*?)</td><td>[^<]*regrade|<tr><td>[^<]*</td><td>(.*?)</td><td>[^<]*recalif",
+                    page)
+    assert row, page
+    assert re.fullmatch(rf'<span data-testid="system-actor">{system}</span>', row.group(1) or row.group(2))
+    assert f"<title>{title} · nngrade</title>" in page
+    assert re.search(rf'<a href="/dashboard/audit" aria-current="page">{title}</a>', page)
+    assert f"<h1>{title}</h1>" in page
+
+
+@pytest.mark.parametrize(("locale", "xlabel", "ylabel"), [
+    ("en", "q1 training loss (SquareLoss on the 200 points; no unit)", "submissions"),
+    ("es", "pérdida de entrenamiento de q1 (SquareLoss sobre los 200 puntos; sin unidad)", "entregas"),
+])
+def test_the_q1_histogram_names_its_axes_in_the_readers_language(
+    course: Course, monkeypatch: pytest.MonkeyPatch, locale: str, xlabel: str, ylabel: str,
+) -> None:
+    from matplotlib.axes import Axes
+
+    said: dict[str, str] = {}
+    for method in ("set_xlabel", "set_ylabel"):
+        original = getattr(Axes, method)
+
+        def record(self: Axes, *args: object, _name: str = method, _original: object = original,
+                   **kwargs: object) -> object:
+            said[_name] = str(args[0])
+            return _original(self, *args, **kwargs)  # type: ignore[operator]
+        monkeypatch.setattr(Axes, method, record)
+    tara = login(course.app, "tara")
+    tara.post("/language", data={"csrf_token": _csrf(tara.get("/dashboard/").text), "locale": locale})
+    response = tara.get(f"/dashboard/charts/losses.png?assignment=nn&lang={locale}")
+    assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
+    assert said == {"set_xlabel": xlabel, "set_ylabel": ylabel}
+
+
 def test_forms_without_csrf_token_are_rejected(course: Course) -> None:
     client = course.app.test_client()
     response = client.post("/login", data={"username": "alice", "password": PASSWORDS["alice"]})

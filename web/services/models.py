@@ -167,6 +167,6 @@ class AuditEntry:
     """One staff action for the audit log."""
 
     created_at: datetime
-    actor: str
+    actor: str | None  # None: the system (a regrade started from the command line has no author)
     action: Message | str
     detail: str
