@@ -102,8 +102,9 @@ def create_submission(
     marked superseded, so one student holds at most one waiting slot in the queue.
     """
     if len(data) > limits.max_bytes:
+        size = size_in_units(limits.max_bytes)
         raise UploadRejected(refused(N_("The file is larger than the limit of {limit:g} {unit}."),
-                                     **size_in_units(limits.max_bytes)))
+                                     limit=size["limit"], unit=size["unit"]))
     if not data.strip():
         raise UploadRejected(refused(N_("The file is empty.")))
     # Concurrent uploads by one student queue here, so the limits below see each other's rows: the user's

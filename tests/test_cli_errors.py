@@ -52,7 +52,7 @@ def test_the_default_var_dir_does_not_depend_on_the_current_directory(
     monkeypatch.chdir(tmp_path)
     settings = load_settings({})
     assert settings.var_dir == DEFAULT_VAR_DIR and DEFAULT_VAR_DIR.is_absolute()
-    assert DEFAULT_VAR_DIR == Path(__file__).resolve().parent.parent / "var"
+    assert Path(__file__).resolve().parent.parent / "var" == DEFAULT_VAR_DIR
     assert settings.database_url == f"sqlite:///{DEFAULT_VAR_DIR / 'nngrade.sqlite3'}"
     assert settings.data_dir == DEFAULT_VAR_DIR / "data"
     assert list(tmp_path.iterdir()) == []

@@ -16,7 +16,15 @@ from urllib.parse import unquote
 import pytest
 import redis
 from portal_support import (
-    REPO, SECRET, Account, Browser, RecordingQueue, csrf_token, make_course, served, settings_env,
+    REPO,
+    SECRET,
+    Account,
+    Browser,
+    RecordingQueue,
+    csrf_token,
+    make_course,
+    served,
+    settings_env,
 )
 from test_worker_support import RedisServer, redis_server  # noqa: F401  # a fixture
 
