@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -18,9 +17,6 @@ from grader.messages import N_, Message, message
 CANARY_PREFIX = "canary-"
 MIN_PASSWORD_LENGTH = 10
 USERNAME_MAX_CHARS = 64
-# ASCII letters and digits, then also `.`, `_`, `-` and `@` (a login may be an e-mail address). The first
-# character is a letter or digit so that no username reads as a spreadsheet formula or a path.
-_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs as much time as a wrong password.
@@ -66,12 +62,14 @@ def new_password() -> str:
 
 
 def username_problem(username: str) -> str:
-    """Why `username` cannot name an account, or "" when it can."""
+    """Why `username` cannot name an account, or "" when it can: 1 to 64 characters, none of them a space or
+    an invisible one (a name with a space, a tab or Excel's non-breaking space cannot be typed to sign in).
+    A username that reads like a spreadsheet formula is allowed: every CSV cell is neutralised
+    (gradebook.csvcells)."""
     if not username or len(username) > USERNAME_MAX_CHARS:
         return f"a username needs 1 to {USERNAME_MAX_CHARS} characters, got {len(username)}"
-    if not _USERNAME.fullmatch(username):
-        return (f"username {username!r} may hold only ASCII letters, digits and . _ - @, "
-                "and must start with a letter or digit")
+    if any(c.isspace() or not c.isprintable() for c in username):
+        return f"username {username!r} holds a space or an invisible character"
     return ""
 
 
