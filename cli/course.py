@@ -60,21 +60,34 @@ def _roster_import(args: argparse.Namespace) -> int:
     from gradebook import roster
     from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        return _fail("roster import", f"cannot read {args.file}: {exc.strerror or exc}")
+    try:
+        text, encoding = roster.decode_roster(data)
+        roster.parse_roster(text)  # every row checked before the gradebook is touched
+    except roster.RosterError as exc:
+        return _fail("roster import", f"{args.file}: {exc}")
+    if encoding != "UTF-8":
+        print(f"{args.file}: read as {encoding}")
     settings = load_settings()
     migrate(settings.database_url, storage_dir=settings.storage_dir)
     credentials = args.credentials or settings.var_dir / (
         "credentials-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + ".csv")
     engine = make_engine(settings.database_url)
     try:
+        # One transaction: a row refused by the gradebook, or credentials that cannot be written, leave
+        # every account as it was.
         with transaction(make_sessionmaker(engine)) as session:
-            try:
-                result = roster.import_roster(session, args.file.read_text(encoding="utf-8-sig"))
-            except roster.RosterError as exc:
-                print(f"nngrade roster import: {exc}", file=sys.stderr)
-                return 2
+            result = roster.import_roster(session, text)
             if result.credentials:
                 credentials.parent.mkdir(parents=True, exist_ok=True)
                 roster.write_credentials(credentials, result.credentials)
+    except roster.RosterError as exc:
+        return _fail("roster import", f"{args.file}: {exc}; nothing imported")
+    except OSError as exc:
+        return _fail("roster import", f"cannot write {credentials}: {exc.strerror or exc}; nothing imported")
     finally:
         engine.dispose()
     print(f"{len(result.created)} created, {len(result.updated)} updated, {len(result.unchanged)} unchanged")
@@ -83,10 +96,30 @@ def _roster_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_gradebook(command: str) -> Settings | None:
+    """The settings when their gradebook exists; else None, having said why on one line (and created nothing)."""
+    from gradebook.db import gradebook_problem
+
+    settings = load_settings()
+    problem = gradebook_problem(settings.database_url)
+    if problem:
+        _fail(command, problem)
+        return None
+    return settings
+
+
+def _fail(command: str, reason: str) -> int:
+    """Say `reason` on one line of stderr, as `nngrade COMMAND: reason`; the exit status for a refusal."""
+    print(f"nngrade {command}: {reason}", file=sys.stderr)
+    return 2
+
+
 def _regrade(args: argparse.Namespace) -> int:
     from gradebook.regrade import RegradeError, RegradeScope
 
-    settings = load_settings()
+    settings = _existing_gradebook("regrade")
+    if settings is None:
+        return 2
     scope = RegradeScope(assignment=args.assignment, student=args.student, only_failed=args.only_failed)
     try:
         return run_regrade(settings, scope, reason=args.reason, apply=args.apply, timeout_s=args.timeout)
@@ -185,7 +218,9 @@ def _export(args: argparse.Namespace) -> int:
     from gradebook.db import make_engine, make_sessionmaker, transaction
     from gradebook.export import export_csv
 
-    settings = load_settings()
+    settings = _existing_gradebook("export")
+    if settings is None:
+        return 2
     engine = make_engine(settings.database_url)
     try:
         with transaction(make_sessionmaker(engine)) as session:
@@ -207,7 +242,10 @@ def _export(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from worker.api import GradingQueue
 
-    queue = GradingQueue(load_settings())
+    settings = _existing_gradebook("status")
+    if settings is None:
+        return 2
+    queue = GradingQueue(settings)
     try:
         for line in status_lines(queue.status()):
             print(line)
@@ -247,17 +285,30 @@ def status_lines(status: QueueStatus, traceback_lines: int = 40, tracebacks: int
 
 
 def _retry(args: argparse.Namespace) -> int:
+    from gradebook.db import transaction
+    from gradebook.models import GradingRun
     from worker.api import GradingQueue
 
-    queue = GradingQueue(load_settings())
+    settings = _existing_gradebook("retry")
+    if settings is None:
+        return 2
+    queue = GradingQueue(settings)
     refused = 0
     try:
         for run_id in args.run:
             if queue.retry(run_id):
                 print(f"run {run_id}: queued again")
+                continue
+            refused += 1
+            with transaction(queue.sessions) as session:
+                run = session.get(GradingRun, run_id)
+                status = None if run is None else run.status
+            if status is None:
+                print(f"nngrade retry: there is no run {run_id} (`nngrade status` lists failed runs)",
+                      file=sys.stderr)
             else:
-                print(f"run {run_id}: not failed or delayed, left as it is", file=sys.stderr)
-                refused += 1
+                print(f"nngrade retry: run {run_id} is {status}, not failed or delayed; left as it is",
+                      file=sys.stderr)
     finally:
         queue.close()
     return 1 if refused else 0

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                             "the time limit); with --seed and --time-limit-s, reproduces any attempt exactly")
     grade.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     grade.add_argument("--lang", choices=("en", "es"), default="en",
-                       help="the language of the details, hints and warnings (default en)")
+                       help="the language of the table, details, hints and warnings (default en)")
     grade.add_argument("--gradescope-results", type=Path, metavar="FILE", help="also write Gradescope results.json")
     grade.add_argument("--runner", choices=RUNNER_KINDS,
                        help="where student code runs: the Docker sandbox (default), or `local`, which isolates "
@@ -128,7 +128,8 @@ def _grade(args: argparse.Namespace) -> int:
         # JSON escapes every control character (ensure_ascii), so the report is safe to print as it is.
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(render_table(report, say=partial(_say, args.lang), staff=True))
+        words = None if args.lang == "en" else partial(_word, args.lang)  # English keeps the outcome codes
+        print(render_table(report, say=partial(_say, args.lang), words=words, staff=True))
     return 0 if report.gradable else 3
 
 
@@ -173,6 +174,13 @@ class AttemptProgress:
         if "accuracy" in state:
             text += f", validation accuracy {state['accuracy']:.2%}"
         self.progress.update(task, description=text)
+
+
+def _word(locale: str, template: str, **values: Any) -> str:
+    """One of the table's words (a header, an outcome's name, a number's notation) in `locale`."""
+    from web.i18n import translate
+
+    return translate(locale, template, **values)
 
 
 def _say(locale: str, message: Message | None, english: str) -> str:

@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _serve(args: argparse.Namespace) -> int:
     from gradebook.db import migrate
 
-    settings = load_settings()
+    # The secret is made here, once, before gunicorn's workers each read it.
+    settings = load_settings(make_secret=True)
     migrate(settings.database_url, storage_dir=settings.storage_dir)
     if args.demo:
         seed_demo(settings, DEMO_ROSTER)

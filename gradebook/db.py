@@ -100,3 +100,24 @@ def current_revision(url: str) -> str | None:
             return rev
     finally:
         engine.dispose()
+
+
+def gradebook_problem(url: str) -> str:
+    """Why there is no gradebook to read at `url` ("" when there is one), without creating anything: the
+    SQLite file is missing, the database was never migrated, or it cannot be reached."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        if not path.is_file():
+            return f"no gradebook at {path.resolve()} (set NNGRADE_VAR_DIR or NNGRADE_DATABASE_URL)"
+    try:
+        revision = current_revision(url)
+    except SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return (f"cannot read the gradebook at {parsed.render_as_string(hide_password=True)}: "
+                f"{cause[0] if cause else type(exc).__name__}")
+    if revision is None:
+        return f"no gradebook in {parsed.render_as_string(hide_password=True)} (nothing migrated yet)"
+    return ""

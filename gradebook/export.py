@@ -12,12 +12,18 @@ from gradebook.csvcells import write_dicts
 from gradebook.models import Assignment, GradingRun, Submission, User
 from gradebook.policies import final_submission
 from gradebook.users import graded_students
+from grader.questions import get_question
 
 POLICY_NOTE = {"best": "best submission", "latest": "latest graded submission"}
 
 
 def export_rows(session: Session, assignment: Assignment) -> list[dict[str, str]]:
-    """One dict per graded student, by username: points per question, total, lateness, time, policy."""
+    """One dict per graded student, by username: points per question, total, lateness, time, policy.
+
+    A student without a graded submission scores 0 of the assignment's maximum; what only a submission has
+    (whether it was late, its penalty, its time) is an empty cell, the same in every such column.
+    """
+    max_total = str(sum(get_question(q).max_points for q in assignment.questions))
     students = session.scalars(select(User).where(graded_students()).order_by(User.username)).all()
     submissions = session.scalars(
         select(Submission)
@@ -35,10 +41,13 @@ def export_rows(session: Session, assignment: Assignment) -> list[dict[str, str]
         for q in assignment.questions:
             row[q] = _fmt(chosen.points.get(q, 0.0)) if chosen else "0"
         row["total"] = _fmt(chosen.total) if chosen else "0"
-        row["max_total"] = str(chosen.max_points) if chosen else ""
-        row["late"] = ("yes" if chosen.submission.late else "no") if chosen else ""
-        row["late_penalty_pct"] = _fmt(assignment.late_penalty_pct) if chosen and chosen.submission.late else "0"
-        row["submitted_at"] = chosen.submission.uploaded_at.isoformat(timespec="seconds") if chosen else ""
+        row["max_total"] = str(chosen.max_points) if chosen else max_total
+        if chosen is None:
+            row.update(late="", late_penalty_pct="", submitted_at="")
+        else:
+            row["late"] = "yes" if chosen.submission.late else "no"
+            row["late_penalty_pct"] = _fmt(assignment.late_penalty_pct) if chosen.submission.late else "0"
+            row["submitted_at"] = chosen.submission.uploaded_at.isoformat(timespec="seconds")
         row["policy"] = POLICY_NOTE.get(assignment.score_policy, assignment.score_policy)
         rows.append(row)
     return rows

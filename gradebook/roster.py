@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gradebook.csvcells import SafeWriter
 from gradebook.models import ROLES
-from gradebook.users import UserError, create_user, get_user, new_password
+from gradebook.users import UserError, create_user, get_user, new_password, username_problem
 
 # Accepted spellings of the username column, in order of preference.
 USERNAME_COLUMNS = ("username", "student_id", "id", "login")
@@ -32,27 +32,66 @@ class RosterResult:
     credentials: list[tuple[str, str]] = field(default_factory=list)  # (username, initial password)
 
 
+def decode_roster(data: bytes) -> tuple[str, str]:
+    """The roster's text and the encoding it was read in: UTF-8 (with or without a byte-order mark), else
+    Windows-1252, which is what a Spanish Excel's "CSV (delimitado por comas)" writes (Latin-1's letters).
+
+    Raises RosterError when the bytes are neither.
+    """
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        return data.decode("cp1252"), "Windows-1252 (Latin-1)"
+    except UnicodeDecodeError:
+        line = data[:utf8_error.start].count(b"\n") + 1
+        raise RosterError(
+            f"line {line}: byte 0x{data[utf8_error.start]:02x} is neither UTF-8 nor Windows-1252 (Latin-1); "
+            "save the roster as CSV UTF-8") from None
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Comma, semicolon (a Spanish Excel's CSV) or tab separated, as the first lines show; comma when unclear."""
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:  # one column, or too little to tell
+        return csv.excel
+
+
 def parse_roster(text: str) -> list[dict[str, str]]:
-    """Rows of username, name, email, role; `role` defaults to student."""
-    reader = csv.DictReader(io.StringIO(text))
+    """Rows of username, name, email, role; `role` defaults to student. Separated by commas, semicolons or tabs.
+
+    Raises RosterError naming the line and column of the first bad value.
+    """
+    reader = csv.DictReader(io.StringIO(text), dialect=_dialect(text))
     if reader.fieldnames is None:
         raise RosterError("the roster is empty; expected a header line such as: username,name,email,role")
-    columns = {c.strip().lower(): c for c in reader.fieldnames}
+    columns = {c.strip().lower(): c for c in reader.fieldnames if c is not None}
     key = next((columns[c] for c in USERNAME_COLUMNS if c in columns), None)
     if key is None:
-        raise RosterError(f"the roster needs a column named one of {', '.join(USERNAME_COLUMNS)}")
+        found = ", ".join(repr(c) for c in reader.fieldnames)
+        raise RosterError(f"line 1: the roster needs a column named one of {', '.join(USERNAME_COLUMNS)}; "
+                          f"its header has {found}")
     rows: list[dict[str, str]] = []
     seen: set[str] = set()
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = reader.line_num
         username = (raw.get(key) or "").strip()
         if not username:
-            raise RosterError(f"line {line}: the username is empty")
+            raise RosterError(f"line {line}, column {key!r}: the username is empty")
+        problem = username_problem(username)
+        if problem:
+            raise RosterError(f"line {line}, column {key!r}: {problem}")
         if username in seen:
-            raise RosterError(f"line {line}: {username!r} appears twice")
+            raise RosterError(f"line {line}, column {key!r}: {username!r} appears twice")
         seen.add(username)
-        role = (raw.get(columns.get("role", ""), "") or "student").strip().lower() or "student"
+        role_column = columns.get("role", "")
+        role = (raw.get(role_column, "") or "student").strip().lower() or "student"
         if role not in ROLES:
-            raise RosterError(f"line {line}: role must be one of {', '.join(ROLES)}, got {role!r}")
+            raise RosterError(f"line {line}, column {role_column!r}: role must be one of {', '.join(ROLES)}, "
+                              f"got {role!r}")
         rows.append({
             "username": username,
             "name": (raw.get(columns.get("name", ""), "") or username).strip(),

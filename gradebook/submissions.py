@@ -14,6 +14,7 @@ from gradebook.policies import is_late
 from gradebook.storage import store_bytes
 from gradebook.users import is_staff
 from grader.messages import N_, Message, message
+from grader.source import size_in_units
 
 DAY = timedelta(days=1)
 
@@ -37,7 +38,7 @@ class UploadDecision:
     message: Message | None = None  # the reason as a translatable template and its values
 
 
-def refused(template: str, next_allowed_at: datetime | None = None, **params: int) -> UploadDecision:
+def refused(template: str, next_allowed_at: datetime | None = None, **params: int | float | str) -> UploadDecision:
     """A refusal whose reason is `template` filled with `params` (English text and translatable form)."""
     why = message(template, **params)
     return UploadDecision(False, why.text, next_allowed_at, why)
@@ -101,7 +102,9 @@ def create_submission(
     marked superseded, so one student holds at most one waiting slot in the queue.
     """
     if len(data) > limits.max_bytes:
-        raise UploadRejected(refused(N_("The file is larger than {max_bytes} bytes."), max_bytes=limits.max_bytes))
+        size = size_in_units(limits.max_bytes)
+        raise UploadRejected(refused(N_("The file is larger than the limit of {limit:g} {unit}."),
+                                     limit=size["limit"], unit=size["unit"]))
     if not data.strip():
         raise UploadRejected(refused(N_("The file is empty.")))
     # Concurrent uploads by one student queue here, so the limits below see each other's rows: the user's

@@ -16,6 +16,7 @@ from grader.messages import N_, Message, message
 # students (no export, no dashboard row, no forced password change).
 CANARY_PREFIX = "canary-"
 MIN_PASSWORD_LENGTH = 10
+USERNAME_MAX_CHARS = 64
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss costs as much time as a wrong password.
@@ -60,6 +61,18 @@ def new_password() -> str:
             return password
 
 
+def username_problem(username: str) -> str:
+    """Why `username` cannot name an account, or "" when it can: 1 to 64 characters, none of them a space or
+    an invisible one (a name with a space, a tab or Excel's non-breaking space cannot be typed to sign in).
+    A username that reads like a spreadsheet formula is allowed: every CSV cell is neutralised
+    (gradebook.csvcells)."""
+    if not username or len(username) > USERNAME_MAX_CHARS:
+        return f"a username needs 1 to {USERNAME_MAX_CHARS} characters, got {len(username)}"
+    if any(c.isspace() or not c.isprintable() for c in username):
+        return f"username {username!r} holds a space or an invisible character"
+    return ""
+
+
 def create_user(
     session: Session, username: str, name: str, password: str, role: str = "student", email: str | None = None,
     *, must_change_password: bool = True,
@@ -70,8 +83,9 @@ def create_user(
     """
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if not username or len(username) > 64:
-        raise UserError("a username needs 1 to 64 characters")
+    problem = username_problem(username)
+    if problem:
+        raise UserError(problem)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"user {username!r} already exists")
     user = User(username=username, name=name, role=role, email=email, password_hash=hash_password(password),

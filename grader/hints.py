@@ -10,6 +10,9 @@ from grader.messages import N_, Message, message
 from grader.report import Attempt
 
 DATASET_SIZES = {"q1": 200, "q2": 60000}
+# q2 has 10 digits: guessing scores about 10%, and a model below this accuracy after training learned nothing.
+CHANCE_ACCURACY = 0.1
+NOT_LEARNING_BELOW = 0.2
 # The loss node the assignment asks for in each question, quoting the assignment's own words, and why; the
 # other node is accepted and graded all the same.
 ASSIGNED_LOSS = {
@@ -73,6 +76,14 @@ def hint_messages_for(question: str, attempt: Attempt) -> tuple[Message, ...]:
     if attempt.outcome == "below_threshold" and attempt.epochs in (None, 0):
         hints.append(message(N_("train() never went through the dataset: iterate with "
                                 "dataset.iterate_once(batch_size).")))
+    elif (attempt.outcome == "below_threshold" and question == "q2" and attempt.metric_value is not None
+          and attempt.metric_value < NOT_LEARNING_BELOW):
+        hints.append(message(N_(
+            "An accuracy of {accuracy:.1%} is what guessing gives ({chance:.0%}, one digit in ten): the model is "
+            "not learning. Check that get_loss(x, y) returns nn.SoftmaxLoss(self.run(x), y) with the labels y it "
+            "was given, that train() updates every parameter with its gradient from nn.gradients and a negative "
+            "multiplier (parameter.update(gradient, -learning_rate)), and that the learning rate is between "
+            "{low:g} and {high:g}."), accuracy=attempt.metric_value, chance=CHANCE_ACCURACY, low=0.001, high=1.0))
     elif attempt.outcome == "below_threshold" and question == "q2":
         hints.append(message(N_("Train until the validation accuracy is a little above {goal:.0%} (say {target:.1%}): "
                                 "the test set is different."), goal=0.97, target=0.975))

@@ -52,6 +52,15 @@ class Source:
     encoding: str
 
 
+def size_in_units(size_bytes: int) -> dict[str, float | str]:
+    """A size as people read it, for a message's {limit:g} {unit}: 262144 -> 256 KB, 200000 -> 195.3 KB
+    (1 KB = 1024 bytes, as file managers count), 5 MB; under 1 KB in bytes."""
+    for unit, scale in (("MB", 2**20), ("KB", 2**10)):
+        if size_bytes >= scale:
+            return {"limit": round(size_bytes / scale, 1), "unit": unit}
+    return {"limit": size_bytes, "unit": "bytes"}
+
+
 def check_source(data: bytes, max_bytes: int = MAX_SOURCE_BYTES) -> Source | SourceProblem:
     """Decide whether `data` (a whole models.py, in bytes) is a submission the sandbox can import.
 
@@ -61,8 +70,9 @@ def check_source(data: bytes, max_bytes: int = MAX_SOURCE_BYTES) -> Source | Sou
     if not data.strip():
         return _problem(None, message(N_("The file is empty. Choose your models.py and upload it again.")))
     if len(data) > max_bytes:
-        return _problem(None, message(N_("The file is {size} bytes; the limit is {limit} bytes. Remove large data or "
-                                         "printed output from models.py."), size=len(data), limit=max_bytes))
+        # The caller may have read only max_bytes + 1 of a larger file: its real size is unknown, the limit is not.
+        return _problem(None, message(N_("The file is larger than the limit of {limit:g} {unit}. Remove large data or "
+                                         "printed output from models.py."), **size_in_units(max_bytes)))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _problem(1, message(N_("The file is saved as UTF-16 (Windows \"Unicode\").")), message(_UTF8_FIX))
     if b"\x00" in data:

@@ -11,6 +11,9 @@ from typing import Literal
 
 RunnerKind = Literal["auto", "docker", "local"]
 RUNNER_KINDS: tuple[RunnerKind, ...] = ("auto", "docker", "local")
+# The installation's own var/ (next to nngrade/, where `make serve` keeps its state), whatever the current
+# directory: a command run from elsewhere finds the same gradebook instead of starting an empty one there.
+DEFAULT_VAR_DIR = Path(__file__).resolve().parent.parent / "var"
 
 
 class SettingsError(ValueError):
@@ -22,11 +25,11 @@ class Settings:
     """The service's settings, read once from NNGRADE_* variables by `load_settings` (README, "Configuration"); sizes in
     bytes, intervals in seconds."""
 
-    var_dir: Path = Path("var")
-    database_url: str = "sqlite:///var/nngrade.sqlite3"
+    var_dir: Path = DEFAULT_VAR_DIR
+    database_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'nngrade.sqlite3'}"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    data_dir: Path = Path("var/data")
-    storage_dir: Path = Path("var/submissions")
+    data_dir: Path = DEFAULT_VAR_DIR / "data"
+    storage_dir: Path = DEFAULT_VAR_DIR / "submissions"
     runner: RunnerKind = "auto"
     secret_key: str = field(default="", repr=False)
     worker_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -44,10 +47,15 @@ class Settings:
     trusted_proxies: int = 0
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read NNGRADE_* variables; fail now, with the variable's name, rather than later."""
+def load_settings(environ: Mapping[str, str] | None = None, *, make_secret: bool = False) -> Settings:
+    """Read NNGRADE_* variables; fail now, with the variable's name, rather than later.
+
+    Without NNGRADE_SECRET_KEY the secret is read from var/secret_key; `make_secret` (the portal's entry
+    point) creates that file when it is missing, and otherwise the secret stays empty: a command that signs
+    nothing creates nothing.
+    """
     env = os.environ if environ is None else environ
-    var_dir = Path(env.get("NNGRADE_VAR_DIR", "var"))
+    var_dir = Path(env.get("NNGRADE_VAR_DIR") or DEFAULT_VAR_DIR)
     runner = env.get("NNGRADE_RUNNER", "auto")
     if runner not in RUNNER_KINDS:
         raise SettingsError(f"NNGRADE_RUNNER must be one of {', '.join(RUNNER_KINDS)}, got {runner!r}")
@@ -58,7 +66,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(env.get("NNGRADE_DATA_DIR", str(var_dir / "data"))),
         storage_dir=Path(env.get("NNGRADE_STORAGE_DIR", str(var_dir / "submissions"))),
         runner=runner,
-        secret_key=env.get("NNGRADE_SECRET_KEY") or _local_secret(var_dir),
+        secret_key=env.get("NNGRADE_SECRET_KEY") or _local_secret(var_dir, create=make_secret),
         worker_concurrency=_int(env, "NNGRADE_WORKER_CONCURRENCY", os.cpu_count() or 1),
         upload_max_bytes=_int(env, "NNGRADE_UPLOAD_MAX_BYTES", 256 * 1024),
         upload_min_interval_s=_int(env, "NNGRADE_UPLOAD_MIN_INTERVAL_S", 60),
@@ -84,11 +92,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _local_secret(var_dir: Path) -> str:
-    """A per-installation secret kept in var/, so a single-machine install needs no set-up."""
+def _local_secret(var_dir: Path, *, create: bool) -> str:
+    """A per-installation secret kept in var/, so a single-machine install needs no set-up; "" when the file
+    is missing and `create` is False."""
     path = var_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
+    if not create:
+        return ""
     var_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     path.write_text(key)

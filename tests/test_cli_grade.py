@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -148,3 +150,70 @@ def test_progress_shows_each_attempts_epoch_and_validation_accuracy() -> None:
         assert out.getvalue() == ""
     lines = [line.strip() for line in out.getvalue().splitlines()]
     assert lines == ["- q1 seed 0: epoch 3", "- q2 seed 0: epoch 2, validation accuracy 97.51%"]
+
+
+def test_the_table_speaks_spanish_with_lang_es(tmp_path: Path) -> None:
+    """Through the installed script: headers and outcomes in Spanish, no outcome codes, numbers in its notation."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nngrade"), "grade", str(NO_TRAINING), "--question", "q1", "--runner",
+         "local", "--lang", "es", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^Pregunta +Puntos +Resultado +Métrica +Umbral +Intentos \(semilla: resultado\)", done.stdout,
+                     re.MULTILINE), done.stdout
+    assert re.search(r"^q1 +2/6 +por debajo del objetivo +pérdida \d+,\d+ +<= 0,02 +0: por debajo del objetivo, "
+                     r"1: por debajo del objetivo", done.stdout, re.MULTILINE), done.stdout
+    assert "below_threshold" not in done.stdout and "pista:" in done.stdout
+
+
+NOT_LEARNING = '''import nn
+
+
+class DigitClassificationModel(object):
+    def __init__(self):
+        self.w = nn.Parameter(784, 10)
+        self.b = nn.Parameter(1, 10)
+
+    def run(self, x):
+        return nn.AddBias(nn.Linear(x, self.w), self.b)
+
+    def get_loss(self, x, y):
+        return nn.SoftmaxLoss(self.run(x), y)
+
+    def train(self, dataset):
+        for x, y in dataset.iterate_once(600):
+            gradients = nn.gradients(self.get_loss(x, y), [self.w, self.b])
+            self.w.update(gradients[0], 0.0)  # a learning rate of zero: nothing is learnt
+            self.b.update(gradients[1], 0.0)
+'''
+
+
+@pytest.mark.mnist
+def test_a_q2_model_at_chance_is_told_it_is_not_learning(tmp_path: Path, data_dir: Path) -> None:
+    models = tmp_path / "models.py"
+    models.write_text(NOT_LEARNING)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nngrade"), "grade", str(models), "--question", "q2", "--runner", "local",
+         "--lang", "es", "--seed", "0", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    table_row = re.search(r"^q2 +2/6 +por debajo del objetivo +precisión \d+,\d+\s%", done.stdout, re.MULTILINE)
+    assert table_row, done.stdout
+    hint = re.search(r"pista: Una precisión del (\d+,\d)\s% es la de adivinar al azar \(10\s%, un dígito de cada "
+                     r"diez\): el modelo no está aprendiendo\. .* entre 0,001 y 1\.", done.stdout)
+    assert hint, done.stdout
+    assert 0.0 < float(hint.group(1).replace(",", ".")) < 20.0
+    assert "un poco por encima" not in done.stdout  # not the generic hint for a model near the goal
+
+
+@pytest.mark.parametrize(("accuracy", "not_learning"), [(0.098, True), (0.1999, True), (0.2, False), (0.9, False)])
+def test_only_a_q2_accuracy_near_chance_gets_the_not_learning_hint(accuracy: float, not_learning: bool) -> None:
+    from grader.hints import hints_for
+    from grader.report import Attempt
+
+    attempt = Attempt(seed=0, outcome="below_threshold", points=2, sanity_passed=True, metric_value=accuracy,
+                      detail="", wall_s=1.0, cpu_s=1.0, peak_memory_mb=60.0, epochs=1)
+    hints = " ".join(hints_for("q2", attempt))
+    assert ("the model is not learning" in hints) is not_learning
+    assert ("Train until the validation accuracy is a little above 97%" in hints) is not not_learning
+    assert "not learning" not in " ".join(hints_for("q1", attempt))

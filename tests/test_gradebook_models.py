@@ -278,11 +278,16 @@ def test_policies_overrides_and_export(sessions: sessionmaker[Session]) -> None:
         subs = submissions.submissions_of(s, student.id, a.id)
         chosen = policies.final_submission(a, subs)
         assert chosen is not None and chosen.submission.id == sub1.id and chosen.total == 12
-        rows = list(csv.DictReader(io.StringIO(export.export_csv(s, a))))
+        exported = export.export_csv(s, a)
+        rows = list(csv.DictReader(io.StringIO(exported)))
     assert rows[0] == {"student_id": "s1", "name": "Ada Student", "q1": "6", "q2": "6", "total": "12",
                        "max_total": "12", "late": "no", "late_penalty_pct": "0",
                        "submitted_at": NOW.isoformat(timespec="seconds"), "policy": "best submission"}
-    assert rows[1]["student_id"] == "s9" and rows[1]["total"] == "0" and rows[1]["submitted_at"] == ""
+    # No submission: zero of the maximum, and every fact only a submission has is an empty cell.
+    assert rows[1] == {"student_id": "s9", "name": rows[1]["name"], "q1": "0", "q2": "0", "total": "0",
+                       "max_total": "12", "late": "", "late_penalty_pct": "", "submitted_at": "",
+                       "policy": "best submission"}
+    assert exported.splitlines()[2] == "s9,{},0,0,0,12,,,,best submission".format(rows[1]["name"])
 
 
 def test_regrade_change_set_diff_and_apply(sessions: sessionmaker[Session]) -> None:

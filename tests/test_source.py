@@ -124,7 +124,18 @@ def test_empty_and_oversized_files_are_refused() -> None:
     assert "empty" in _refused(b"").message
     assert "empty" in _refused(b"  \n\n").message
     problem = check_source(b"x = 1\n" * 100, max_bytes=100)
-    assert isinstance(problem, SourceProblem) and "the limit is 100 bytes" in problem.message
+    assert isinstance(problem, SourceProblem) and "larger than the limit of 100 bytes." in problem.message
+
+
+@pytest.mark.parametrize(("max_bytes", "shown"), [
+    (200_000, "195.3 KB"), (256 * 1024, "256 KB"), (1024, "1 KB"), (5 * 2**20, "5 MB"), (1536 * 1024, "1.5 MB"),
+])
+def test_the_size_limit_is_said_in_units_people_read(max_bytes: int, shown: str) -> None:
+    """The portal reads max_bytes + 1 bytes of a larger file: the message names the limit, never that count."""
+    problem = check_source(b"x = 1\n" * (max_bytes // 6 + 1), max_bytes=max_bytes)
+    assert isinstance(problem, SourceProblem)
+    assert f"larger than the limit of {shown}." in problem.message
+    assert str(max_bytes + 1) not in problem.message and str(max_bytes) not in problem.message
 
 
 def test_never_runs_the_code_and_tolerates_invalid_escapes() -> None:

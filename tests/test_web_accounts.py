@@ -4,15 +4,28 @@ login, a password change that ends the user's other sessions, and cookies secure
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import redis
-from portal_support import REPO, SECRET, Account, Browser, RecordingQueue, make_course, served, settings_env
+from portal_support import (
+    REPO,
+    SECRET,
+    Account,
+    Browser,
+    RecordingQueue,
+    csrf_token,
+    make_course,
+    served,
+    settings_env,
+)
 from test_worker_support import RedisServer, redis_server  # noqa: F401  # a fixture
 
 from nngrade.settings import Settings, SettingsError
@@ -205,3 +218,34 @@ def test_serve_refuses_insecure_cookies_on_a_public_bind(settings: Settings) -> 
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert done.returncode == 2
     assert "NNGRADE_INSECURE_COOKIES=1" in done.stderr and "bind it to 127.0.0.1" in done.stderr
+
+
+def test_switching_language_on_the_forced_password_page_then_continuing(portal: str) -> None:
+    """The header's language switch is a POST: the forced password page lets it through, and no POST-only
+    address ever becomes the `next` page a user is sent back to (a 405)."""
+    user = Browser(portal)
+    page = "/account/password?next=/assignments/nn/"
+    assert user.log_in(NEWBIE.username, NEWBIE.password).url == portal + "/account/password"
+    forced = user.get("/assignments/nn/")
+    assert unquote(forced.url) == portal + page
+    action = re.search(r'<form class="language" method="post" action="([^"]+)"', forced.text)
+    assert action, forced.text
+    switched = user.post_form(page, html.unescape(action.group(1)), {"locale": "es"})
+    assert switched.status_code == 200 and "Elige tu propia contraseña" in switched.text
+    assert unquote(switched.url) == portal + page, switched.url
+    assert "language" not in switched.url
+    done = user.post_form(switched.url.removeprefix(portal), switched.url.removeprefix(portal),
+                          {"current_password": NEWBIE.password, "new_password": "a-fine-password-9",
+                           "confirm": "a-fine-password-9"})
+    assert done.status_code == 200, done.url
+    assert done.url == portal + "/assignments/nn/"
+
+
+def test_a_post_is_never_the_page_to_return_to(portal: str) -> None:
+    user = Browser(portal)
+    user.log_in(NEWBIE.username, NEWBIE.password)
+    token = csrf_token(user.get("/account/password").text)
+    refused = user.http.post(portal + "/assignments/nn/submissions", data={"csrf_token": token}, timeout=60,
+                             allow_redirects=False)
+    assert refused.status_code == 302
+    assert refused.headers["Location"].endswith("/account/password"), refused.headers["Location"]

@@ -58,6 +58,25 @@ def test_dashboard_charts_are_pngs() -> None:
     _assert_png(charts.bar_png({}, title="Failures"))
 
 
+@pytest.mark.parametrize(("threshold", "shown"), [(0.02, "umbral 0,02"), (97.0, "umbral 97"), (0.125, "umbral 0,125")])
+def test_a_histograms_threshold_is_written_in_the_readers_notation(
+    monkeypatch: pytest.MonkeyPatch, threshold: float, shown: str,
+) -> None:
+    from matplotlib.axes import Axes
+
+    labels: list[str] = []
+    original = Axes.axvline
+
+    def record(self: Axes, *args: object, **kwargs: object) -> object:
+        labels.append(str(kwargs.get("label")))
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Axes, "axvline", record)
+    spanish = charts.ChartWords(threshold="umbral {threshold}", decimal=lambda v, d: f"{v:.{d}f}".replace(".", ","))
+    _assert_png(charts.histogram_png([0.01, 0.5, 99.0], title="t", xlabel="x", threshold=threshold, words=spanish))
+    assert labels == [shown]
+
+
 def test_the_picture_cache_renders_once_per_key_and_holds_a_bounded_number_of_bytes() -> None:
     renders: list[str] = []
 

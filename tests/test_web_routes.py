@@ -210,7 +210,7 @@ def _post_routes(c: Course) -> list[tuple[str, dict[str | None, int]]]:
     instructor_only = {None: 302, "alice": 403, "bob": 403, "tara": 403, "ivan": 302}
     return [
         (f"/instructor/submissions/{a}/regrade", instructor_only),
-        (f"/instructor/submissions/{a}/override", instructor_only),
+        (f"/instructor/submissions/{a}/override/q1", instructor_only),
     ]
 
 
@@ -219,7 +219,8 @@ def test_instructor_actions_only_for_instructors(course: Course) -> None:
         client = login(course.app, who)
         token = _csrf(client.get("/login").text) if who is None else _csrf(client.get("/kit/").text)
         for path, expected in _post_routes(course):
-            data = {"csrf_token": token, "reason": "checking the new seeds", "question": "q1", "points": "5"}
+            data = {"csrf_token": token, "reason": "checking the new seeds", "q1-points": "5",
+                    "q1-reason": "checking the new seeds", "q1-csrf_token": token}
             response = client.post(path, data=data)
             assert response.status_code == expected[who], (who, path, response.status_code)
 
@@ -227,8 +228,8 @@ def test_instructor_actions_only_for_instructors(course: Course) -> None:
 def test_override_is_audited_and_shown_to_tas(course: Course) -> None:
     ivan = login(course.app, "ivan")
     token = _csrf(ivan.get(f"/submissions/{course.alice_sub}").text)
-    response = ivan.post(f"/instructor/submissions/{course.alice_sub}/override",
-                         data={"csrf_token": token, "question": "q2", "points": "3", "reason": "copied code"})
+    response = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q2",
+                         data={"q2-csrf_token": token, "q2-points": "3", "q2-reason": "copied code"})
     assert response.status_code == 302
     tara = login(course.app, "tara")
     assert "copied code" in tara.get("/dashboard/audit").text
@@ -236,9 +237,74 @@ def test_override_is_audited_and_shown_to_tas(course: Course) -> None:
     alice = login(course.app, "alice")
     assert "9/12" in alice.get(f"/submissions/{course.alice_sub}").text.replace("<strong>", "").replace(
         "</strong><span>", "")
-    too_many = ivan.post(f"/instructor/submissions/{course.alice_sub}/override",
-                         data={"csrf_token": token, "question": "q2", "points": "60", "reason": "x" * 5})
+    too_many = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q2",
+                         data={"q2-csrf_token": token, "q2-points": "60", "q2-reason": "x" * 5})
     assert too_many.status_code == 400
+    assert ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q9",
+                     data={"q9-csrf_token": token, "q9-points": "1", "q9-reason": "x" * 5}).status_code == 404
+
+
+def _card(page: str, question: str) -> str:
+    """The question's card on a result page."""
+    match = re.search(rf'<section class="card question[^"]*"[^>]*data-testid="question-{question}">(.*?)</section>',
+                      page, re.S)
+    assert match, page
+    return match.group(1)
+
+
+def _form(page: str, question: str) -> str:
+    match = re.search(rf'<form [^>]*data-testid="override-form-{question}">(.*?)</form>', page, re.S)
+    assert match, page
+    return match.group(1)
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_the_student_sees_the_overridden_points_and_the_reason_on_the_card(course: Course, locale: str) -> None:
+    ivan = login(course.app, "ivan")
+    page = ivan.get(f"/submissions/{course.alice_sub}").text
+    # The label promises the student sees the reason: the student's page below shows it.
+    assert "Reason (the student sees it too)" in _form(page, "q2")
+    before = _card(login(course.app, "alice").get(f"/submissions/{course.alice_sub}").text, "q2")
+    assert "6</strong>/6" in before and "changed by staff" not in before
+    token = _csrf(page)
+    for points, reason in (("5", "an older decision"), ("3", "copied code from a classmate")):
+        response = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q2",
+                             data={"q2-csrf_token": token, "q2-points": points, "q2-reason": reason})
+        assert response.status_code == 302
+    alice = login(course.app, "alice")
+    if locale == "es":
+        alice.post("/language", data={"csrf_token": _csrf(alice.get("/submissions/").text), "locale": "es"})
+    page = alice.get(f"/submissions/{course.alice_sub}").text
+    card = _card(page, "q2")
+    assert "<strong>3</strong>/6" in card and "<strong>6</strong>/6" not in card
+    assert "copied code from a classmate" in card and "an older decision" not in card
+    if locale == "es":
+        assert "cambiado por el profesorado" in card
+        assert "La calificación dio 6/6 puntos; ivan los cambió a 3/6 el" in card
+    else:
+        assert "changed by staff" in card
+        assert "Grading gave 6/6 points; ivan set them to 3/6 on" in card
+    assert "missed" in re.search(r'<section class="card question ([^"]*)"[^>]*data-testid="question-q2"', page).group(1)
+    other = _card(page, "q1")
+    assert "changed by staff" not in other and "cambiado por el profesorado" not in other
+
+
+def test_an_override_error_lands_on_its_own_questions_form(course: Course) -> None:
+    ivan = login(course.app, "ivan")
+    token = _csrf(ivan.get(f"/submissions/{course.alice_sub}").text)
+    refused = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q1",
+                        data={"q1-csrf_token": token, "q1-points": "7", "q1-reason": "bonus for style"})
+    assert refused.status_code == 400
+    q1, q2 = _form(refused.text, "q1"), _form(refused.text, "q2")
+    assert "q1 is worth at most 6 points." in q1 and 'value="7"' in q1 and "bonus for style" in q1
+    assert "field-error" not in q2 and "bonus for style" not in q2 and 'value="7"' not in q2
+    regrade = re.search(r'<form method="post" action="[^"]*/regrade">(.*?)</form>', refused.text, re.S)
+    assert regrade and "bonus for style" not in regrade.group(1) and "field-error" not in regrade.group(1)
+    blank = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q2",
+                      data={"q2-csrf_token": token, "q2-points": "1", "q2-reason": "     "})
+    assert blank.status_code == 400
+    assert "Write between 3 and 1000 characters." in _form(blank.text, "q2")
+    assert "field-error" not in _form(blank.text, "q1")
 
 
 def test_regrade_creates_a_run_and_is_audited(course: Course) -> None:
@@ -251,6 +317,58 @@ def test_regrade_creates_a_run_and_is_audited(course: Course) -> None:
     assert "new kit version" in login(course.app, "tara").get("/dashboard/audit").text
 
 
+@pytest.mark.parametrize(("locale", "system", "title"), [("en", "system", "Overrides and audit"),
+                                                         ("es", "sistema", "Ajustes y auditoría")])
+def test_the_audit_log_names_the_system_and_its_title_matches_the_menu(
+    course: Course, locale: str, system: str, title: str,
+) -> None:
+    from gradebook.regrade import RegradeScope, create_change_set
+
+    engine = make_engine(course.settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:  # `nngrade regrade`: no author
+            create_change_set(session, RegradeScope(assignment="nn"), reason="new seeds")
+    finally:
+        engine.dispose()
+    tara = login(course.app, "tara")
+    tara.post("/language", data={"csrf_token": _csrf(tara.get("/dashboard/").text), "locale": locale})
+    page = tara.get("/dashboard/audit").text
+    row = re.search(r"<tr><td>[^<]*</td><td>(.*?)</td><td>[^<]*(regrade|recalif)", page)
+    assert row, page
+    assert re.fullmatch(rf'<span data-testid="system-actor">{system}</span>', row.group(1))
+    assert f"<title>{title} · nngrade</title>" in page
+    assert re.search(rf'<a href="/dashboard/audit" aria-current="page">{title}</a>', page)
+    assert f"<h1>{title}</h1>" in page
+
+
+@pytest.mark.parametrize(("locale", "xlabel", "ylabel"), [
+    ("en", "q1 training loss (SquareLoss on the 200 points; no unit)", "submissions"),
+    ("es", "pérdida de entrenamiento de q1 (SquareLoss sobre los 200 puntos; sin unidad)", "entregas"),
+])
+def test_the_q1_histogram_names_its_axes_in_the_readers_language(
+    course: Course, monkeypatch: pytest.MonkeyPatch, locale: str, xlabel: str, ylabel: str,
+) -> None:
+    from matplotlib.axes import Axes
+
+    from web.dashboard import views
+
+    monkeypatch.setattr(views, "_chart_png", lambda key, render: render())  # drawn now, not an earlier test's
+    said: dict[str, str] = {}
+    for method in ("set_xlabel", "set_ylabel"):
+        original = getattr(Axes, method)
+
+        def record(self: Axes, *args: object, _name: str = method, _original: object = original,
+                   **kwargs: object) -> object:
+            said[_name] = str(args[0])
+            return _original(self, *args, **kwargs)  # type: ignore[operator]
+        monkeypatch.setattr(Axes, method, record)
+    tara = login(course.app, "tara")
+    tara.post("/language", data={"csrf_token": _csrf(tara.get("/dashboard/").text), "locale": locale})
+    response = tara.get(f"/dashboard/charts/losses.png?assignment=nn&lang={locale}")
+    assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
+    assert said == {"set_xlabel": xlabel, "set_ylabel": ylabel}
+
+
 def test_forms_without_csrf_token_are_rejected(course: Course) -> None:
     client = course.app.test_client()
     response = client.post("/login", data={"username": "alice", "password": PASSWORDS["alice"]})
@@ -260,8 +378,8 @@ def test_forms_without_csrf_token_are_rejected(course: Course) -> None:
     response = alice.post("/assignments/nn/submissions", data={"models_py": (io.BytesIO(b"x = 1\n"), "models.py")})
     assert response.status_code == 400
     ivan = login(course.app, "ivan")
-    response = ivan.post(f"/instructor/submissions/{course.alice_sub}/override",
-                         data={"question": "q1", "points": "0", "reason": "no token"})
+    response = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q1",
+                         data={"q1-points": "0", "q1-reason": "no token"})
     assert response.status_code == 400
 
 
@@ -314,12 +432,31 @@ def _upload(client: FlaskClient, data: bytes, name: str = "models.py", slug: str
     (b"x = '\xff\xfe'\n", "models.py", "Line 1 is not valid UTF-8"),
     (b"", "models.py", "empty"),
     (b"x = 1\n", "models.txt", "not a .py file"),
-    (b"x = 1\n" + b"#" * 300_000, "models.py", "the limit is"),
+    (b"x = 1\n" + b"#" * 300_000, "models.py", "The file is larger than the limit of 256 KB."),
 ])
 def test_upload_errors_are_clear(course: Course, data: bytes, name: str, message: str) -> None:
     status, html = _upload(login(course.app, "alice"), data, name)
     assert status in (400, 413, 422)
     assert message in html
+    assert not course.enqueued
+
+
+@pytest.mark.parametrize(("locale", "said"), [("en", "The file is larger than the limit of 195.3 KB."),
+                                              ("es", "El archivo ocupa más del límite de 195,3 KB.")])
+def test_an_oversized_upload_names_the_real_limit(course: Course, locale: str, said: str) -> None:
+    """The view reads the cap + 1 bytes of a larger file: the page says the cap, in KB, never that count."""
+    from dataclasses import replace
+
+    app = create_app(replace(course.settings, upload_max_bytes=200_000), course.queue, testing=True,
+                     limiter_storage_uri="memory://")
+    try:
+        alice = login(app, "alice")
+        alice.post("/language", data={"csrf_token": _csrf(alice.get("/submissions/").text), "locale": locale})
+        status, page = _upload(alice, b"x = 1\n" + b"#" * 300_000)
+    finally:
+        app.extensions["nngrade.db"].dispose()
+    assert status == 422 and said in page
+    assert "200001" not in page and "200000" not in page and "200.001" not in page
     assert not course.enqueued
 
 

@@ -58,7 +58,7 @@ class ChartWords:
     no_misclassified: str = "No misclassified test images."
     misclassified_title: str = "Misclassified test images (true → predicted)"
     students: str = "students"
-    count: str = "count"
+    count: str = "submissions"  # the dashboard's distributions count graded submissions
     no_data: str = "no data yet"
     threshold: str = "threshold {threshold}"
     no_failures: str = "no failures"
@@ -241,7 +241,7 @@ def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int
         ax.hist(finite, bins=bins, color=ACCENT, edgecolor="white")
         if threshold is not None:
             ax.axvline(threshold, color=BAD, linestyle="--", linewidth=1.2,
-                       label=words.threshold.format(threshold=f"{threshold:g}"))
+                       label=words.threshold.format(threshold=words.decimal(threshold, _decimals(threshold))))
             ax.legend(frameon=False, fontsize=8)
     else:
         ax.text(0.5, 0.5, words.no_data, ha="center", va="center", color=TRUTH, transform=ax.transAxes)
@@ -249,6 +249,12 @@ def histogram_png(values: Sequence[float], *, title: str, xlabel: str, bins: int
     ax.set_xlabel(xlabel, color=INK, fontsize=9)
     ax.set_ylabel(words.students if per_student else words.count, color=INK, fontsize=9)
     return _png(fig)
+
+
+def _decimals(value: float) -> int:
+    """How many decimals `value` needs to be shown as it is written (0.02 -> 2, 97.0 -> 0), at most 6."""
+    text = f"{value:.6f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
 
 
 def bar_png(counts: Mapping[str, int], *, title: str, words: ChartWords = ENGLISH) -> bytes:

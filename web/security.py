@@ -28,7 +28,7 @@ R = TypeVar("R")
 SESSION_USER = "uid"
 SESSION_FINGERPRINT = "pwf"
 # What a user who must choose a new password may still reach.
-_ALLOWED_BEFORE_CHANGE = frozenset({"auth.change_password", "auth.logout", "static"})
+_ALLOWED_BEFORE_CHANGE = frozenset({"auth.change_password", "auth.logout", "auth.language", "static"})
 
 
 def password_fingerprint(password_hash: str) -> str:
@@ -56,7 +56,9 @@ def require_password_change() -> Response | None:
     user = current_user()
     if user is None or not user.must_change_password or request.endpoint in _ALLOWED_BEFORE_CHANGE:
         return None
-    return redirect(url_for("auth.change_password", next=request.full_path.rstrip("?")))
+    # Only a page can be returned to: the address of a form's POST answers a GET with 405.
+    back = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.change_password", next=back))
 
 
 def current_user() -> UserView | None:

@@ -229,7 +229,8 @@ def audit_log(session: Session, limit: int) -> list[AuditEntry]:
                                   f"{o.points}: {o.reason}"))
     names: dict[int, str] = {uid: name for uid, name in session.execute(select(User.id, User.username))}
     for c in session.scalars(select(ChangeSet).order_by(ChangeSet.id.desc()).limit(limit)):
-        entries.append(AuditEntry(c.created_at, names.get(c.created_by_id or -1, "system"),
+        author = None if c.created_by_id is None else names.get(c.created_by_id)
+        entries.append(AuditEntry(c.created_at, author,
                                   message(N_("regrade ({status})"), status=c.status),
                                   f"{_scope_text(c.scope)}: {c.reason}"))
     entries.sort(key=lambda e: e.created_at, reverse=True)

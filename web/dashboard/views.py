@@ -141,7 +141,8 @@ def chart(name: str) -> Response:
                                         bins=13, per_student=True, words=words)
         if name == "losses":
             return charts.histogram_png(d.q1_losses, title=gettext("q1 loss per graded submission"),
-                                        xlabel=gettext("loss"), threshold=get_question("q1").threshold, words=words)
+                                        xlabel=gettext("q1 training loss (SquareLoss on the 200 points; no unit)"),
+                                        threshold=get_question("q1").threshold, words=words)
         if name == "accuracies":
             return charts.histogram_png([a * 100 for a in d.q2_accuracies],
                                         title=gettext("q2 test accuracy per graded submission"),

@@ -1,6 +1,8 @@
 """Instructor actions: regrade and manual override, each with a reason that is audited; course settings."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -18,16 +20,27 @@ class RegradeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type i
                                                           message=_l("Write between 3 and 500 characters."))])
 
 
-class OverrideForm(FlaskForm):  # type: ignore[misc]
-    """An instructor's override of one question's points (0-100), with the reason TAs see."""
+def _stripped(text: str | None) -> str | None:
+    """Blank space around a reason does not count towards its length (the gradebook stores it stripped)."""
+    return text.strip() if isinstance(text, str) else text
 
-    question = SelectField(_l("Question"), choices=[SelectChoice("q1"), SelectChoice("q2")])
+
+class OverrideForm(FlaskForm):  # type: ignore[misc]
+    """An instructor's override of one question's points, with a reason the student and staff see (the
+    student's result page shows it). One form per question, prefixed with its id (`override_forms`), so that a
+    refusal lands on the form it is about."""
+
     points = IntegerField(_l("Points"), validators=[
         InputRequired(_l("Give the points.")),
         NumberRange(min=0, max=100, message=_l("Give a whole number from 0 to 100."))])
-    reason = TextAreaField(_l("Reason (shown to TAs)"), validators=[
+    reason = TextAreaField(_l("Reason (the student sees it too)"), filters=[_stripped], validators=[
         InputRequired(_l("An override needs a reason.")),
         Length(min=3, max=1000, message=_l("Write between 3 and 1000 characters."))])
+
+
+def override_forms(questions: Iterable[str]) -> dict[str, OverrideForm]:
+    """An override form per question, its fields prefixed with the question's id ("q1-points")."""
+    return {question: OverrideForm(prefix=question) for question in questions}
 
 
 class ApplyForm(FlaskForm):  # type: ignore[misc]

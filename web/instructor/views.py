@@ -14,7 +14,7 @@ from nngrade.settings import Settings
 from web import security
 from web.db import read_session, write_session
 from web.i18n import gettext
-from web.instructor.forms import ApplyForm, CourseForm, OverrideForm, RegradeForm
+from web.instructor.forms import ApplyForm, CourseForm, OverrideForm, RegradeForm, override_forms
 from web.queue import run_queue
 from web.services import pages
 from web.services.models import SubmissionView
@@ -78,40 +78,36 @@ def apply_regrade(submission_id: int, change_set_id: int) -> Response:
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
-@blueprint.post("/submissions/<int:submission_id>/override")
+@blueprint.post("/submissions/<int:submission_id>/override/<question>")
 @security.roles_required("instructor")
-def override(submission_id: int) -> Response | tuple[str, int]:
-    """Set one question's points by hand, with a reason that TAs see."""
+def override(submission_id: int, question: str) -> Response | tuple[str, int]:
+    """Set one question's points by hand, with a reason that the student and staff see."""
     shown = _submission(submission_id)
-    form = OverrideForm()
+    if question not in shown.questions:
+        abort(404)
+    forms = override_forms(shown.questions)
+    form = forms[question]
     if not form.validate_on_submit():
-        return _detail(shown, override_form=form), 400
-    question, points = form.question.data, int(form.points.data)
+        return _detail(shown, forms=forms), 400
+    points = int(form.points.data)
     maximum = get_question(question).max_points
     if points > maximum:
         form.points.errors = [*form.points.errors, gettext("%(question)s is worth at most %(max)s points.",
                                                            question=question, max=maximum)]
-        return _detail(shown, override_form=form), 400
+        return _detail(shown, forms=forms), 400
     submission, actor = _rows(submission_id)
-    try:
-        overrides.add_override(write_session(), submission, question, points, actor, form.reason.data.strip())
-    except overrides.OverrideError:
-        # The form checked the points and the reason: what is left is a question the assignment lacks.
-        write_session().rollback()
-        form.points.errors = [*form.points.errors, gettext("%(question)s is not a question of this assignment.",
-                                                           question=question)]
-        return _detail(shown, override_form=form), 400
+    overrides.add_override(write_session(), submission, question, points, actor, form.reason.data.strip())
     write_session().commit()
     flash(gettext("%(question)s of %(student)s's submission #%(number)s set to %(points)s points.",
                   question=question, student=shown.username, number=shown.number, points=points), "success")
     return redirect(url_for("submissions.detail", submission_id=submission_id))
 
 
-def _detail(submission: SubmissionView, *, override_form: OverrideForm | None = None,
+def _detail(submission: SubmissionView, *, forms: dict[str, OverrideForm] | None = None,
             regrade_form: RegradeForm | None = None) -> str:
     settings: Settings = current_app.extensions["nngrade.settings"]
     return render_template("submissions/detail.html", **pages.result_page(submission, settings.data_dir),
-                           override_form=override_form or OverrideForm(),
+                           override_forms=forms if forms is not None else override_forms(submission.questions),
                            regrade_form=regrade_form or RegradeForm())
 
 

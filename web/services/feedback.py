@@ -60,7 +60,7 @@ def chart_words() -> charts.ChartWords:
         no_misclassified=gettext("No misclassified test images."),
         misclassified_title=gettext("Misclassified test images (true → predicted)"),
         students=gettext("students"),
-        count=gettext("count"),
+        count=gettext("submissions"),
         no_data=gettext("no data yet"),
         threshold=gettext("threshold {threshold}"),
         no_failures=gettext("no failures"),

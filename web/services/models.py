@@ -72,6 +72,7 @@ class SubmissionView:
     regrades: tuple[tuple[int, str, int | None, bool], ...] = ()
     assignment_slug: str = ""
     assignment_title: str = ""
+    questions: tuple[str, ...] = ()  # the assignment's, in order
 
     @property
     def pending(self) -> bool:
@@ -166,6 +167,6 @@ class AuditEntry:
     """One staff action for the audit log."""
 
     created_at: datetime
-    actor: str
+    actor: str | None  # None: the system (a regrade started from the command line has no author)
     action: Message | str
     detail: str

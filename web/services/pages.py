@@ -12,7 +12,7 @@ from grader.messages import Message
 from grader.report import Attempt, QuestionResult
 from web.i18n import fmt_decimal, fmt_metric, fmt_wait, gettext, lazy_gettext, render
 from web.services import feedback
-from web.services.models import SubmissionView
+from web.services.models import OverrideView, SubmissionView
 
 STATUS_LABELS: dict[str, Any] = {
     "queued": lazy_gettext("Waiting in the queue"),
@@ -132,6 +132,8 @@ class QuestionRow:
     log_excerpt: str
     error_text: str
     validation_accuracy: tuple[float, ...]
+    graded_points: int  # what grading gave; `points` differs when staff overrode them
+    override: OverrideView | None = None  # the override in force, shown on the card
 
 
 def goal_text(q: QuestionResult) -> str:
@@ -155,15 +157,16 @@ def _hints(q: QuestionResult) -> tuple[str, ...]:
     return _texts((*q.hints, *counted.hints))
 
 
-def question_row(q: QuestionResult) -> QuestionRow:
-    """One question of a report, formatted for the result page."""
+def question_row(q: QuestionResult, override: OverrideView | None = None) -> QuestionRow:
+    """One question of a report, formatted for the result page; with `override`, the points staff set count."""
     counted = q.counted
+    points = q.points if override is None else override.points
     return QuestionRow(
         question=q.question,
         title=question_title(q.title),
-        points=q.points,
+        points=points,
         max_points=q.max_points,
-        passed=q.points == q.max_points,
+        passed=points == q.max_points,
         outcome=outcome_label(q.outcome),
         metric_name=q.metric_name,
         metric_label=metric_label(q.metric_name),
@@ -176,6 +179,8 @@ def question_row(q: QuestionResult) -> QuestionRow:
         log_excerpt=counted.log_excerpt,
         error_text=_error_text(counted),
         validation_accuracy=counted.validation_accuracy,
+        graded_points=q.points,
+        override=override,
     )
 
 
@@ -196,7 +201,11 @@ def _error_text(a: Attempt) -> str:
 def result_page(submission: SubmissionView, data_dir: Path) -> dict[str, Any]:
     """The template context of a result page: questions, charts per question, the per-digit table."""
     report = submission.report
-    questions = [question_row(q) for q in report.questions] if report is not None else []
+    # The newest override of each question counts (gradebook.policies.latest_override); the view lists those in force.
+    latest: dict[str, OverrideView] = {}
+    for o in sorted(submission.overrides, key=lambda o: o.id):
+        latest[o.question] = o
+    questions = [question_row(q, latest.get(q.question)) for q in report.questions] if report is not None else []
     charts_by_question: dict[str, list[feedback.ChartSpec]] = {}
     for spec in feedback.available_charts(report, data_dir):
         charts_by_question.setdefault(spec.question, []).append(spec)

@@ -287,6 +287,7 @@ def _view(session: Session, s: Submission, *, with_report: bool, number: int | N
         regrades=tuple((r.change_set_id or 0, RUN_STATE.get(r.status, r.status), r.total_points, r.current)
                        for r in s.runs if r.purpose == "regrade"),
         assignment_slug=s.assignment.slug, assignment_title=s.assignment.title,
+        questions=tuple(s.assignment.questions),
     )
 
 

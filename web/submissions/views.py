@@ -22,7 +22,7 @@ from nngrade.settings import Settings
 from web import security
 from web.db import read_session, write_session
 from web.i18n import current_locale, fmt_time, fmt_wait, gettext, render
-from web.instructor.forms import OverrideForm, RegradeForm
+from web.instructor.forms import RegradeForm, override_forms
 from web.queue import run_queue
 from web.services import feedback, history, integrity, pages
 from web.services.eta import Throughput
@@ -201,7 +201,7 @@ def detail(submission_id: int) -> str:
         context["integrity"] = integrity.integrity_view(submission.report,
                                                         flags.flag_reason(read_session(), submission.id))
     if user.role == "instructor":
-        context.update(override_form=OverrideForm(), regrade_form=RegradeForm())
+        context.update(override_forms=override_forms(submission.questions), regrade_form=RegradeForm())
     return render_template("submissions/detail.html", **context)
 
 
