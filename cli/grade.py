@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -15,7 +15,7 @@ from grader import mnist
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.local_runner import LocalRunner
-from grader.messages import Message
+from grader.messages import N_, Message
 from grader.questions import all_questions
 from grader.report import to_gradescope
 from grader.runs import Runner
@@ -119,8 +119,10 @@ def _grade(args: argparse.Namespace) -> int:
     image_digest = getattr(runner, "image_digest", None)  # the Docker runner's
     digest = image_digest() if callable(image_digest) else None
     where = f" (image {digest[:19]})" if isinstance(digest, str) else ""
-    print(f"nngrade: grading {shown_path} with the {runner.name} runner{where}", file=sys.stderr)
-    with AttemptProgress(sys.stderr) as progress:
+    word = partial(_word, args.lang)
+    print("nngrade: " + word(N_("grading {path} with the {runner} runner"), path=str(shown_path), runner=runner.name)
+          + where, file=sys.stderr)
+    with AttemptProgress(sys.stderr, word) as progress:
         report = grade_submission(args.path, config, runner, data_dir, on_progress=progress.update)
     if args.gradescope_results:
         args.gradescope_results.write_text(json.dumps(to_gradescope(report), indent=2) + "\n")
@@ -128,7 +130,7 @@ def _grade(args: argparse.Namespace) -> int:
         # JSON escapes every control character (ensure_ascii), so the report is safe to print as it is.
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        words = None if args.lang == "en" else partial(_word, args.lang)  # English keeps the outcome codes
+        words = None if args.lang == "en" else word  # English keeps the outcome codes
         print(render_table(report, say=partial(_say, args.lang), words=words, staff=True))
     return 0 if report.gradable else 3
 
@@ -137,7 +139,7 @@ class AttemptProgress:
     """A live line per attempt on `out` (rich): its epoch and latest validation accuracy. On a terminal the
     lines update in place; on a file or pipe each is written once, in its final state, when grading ends."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, word: Callable[..., str] | None = None) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -145,6 +147,7 @@ class AttemptProgress:
                                  console=Console(file=out))
         self._tasks: dict[tuple[Any, Any], TaskID] = {}
         self._state: dict[TaskID, dict[str, Any]] = {}
+        self.word = word or _english
 
     def __enter__(self) -> AttemptProgress:
         self.progress.start()
@@ -170,10 +173,17 @@ class AttemptProgress:
             state["epoch"] = event["epoch"]
         elif event.get("event") == "validation_accuracy":
             state["accuracy"] = event["value"]
-        text = f"{key[0]} seed {key[1]}: epoch {state.get('epoch', 0)}"
         if "accuracy" in state:
-            text += f", validation accuracy {state['accuracy']:.2%}"
+            text = self.word(N_("{question} seed {seed}: epoch {epoch}, validation accuracy {accuracy:.2%}"),
+                             question=key[0], seed=key[1], epoch=state.get("epoch", 0), accuracy=state["accuracy"])
+        else:
+            text = self.word(N_("{question} seed {seed}: epoch {epoch}"), question=key[0], seed=key[1],
+                             epoch=state.get("epoch", 0))
         self.progress.update(task, description=text)
+
+
+def _english(template: str, **values: Any) -> str:
+    return template.format(**values)
 
 
 def _word(locale: str, template: str, **values: Any) -> str:

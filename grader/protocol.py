@@ -63,7 +63,9 @@ class HarnessStream:
 
     Every line is checked against its declaration in `grader.wire`. What the sandbox got wrong is a
     `violation` (the attempt is bad output); a message of another protocol version from the harness itself
-    (the greeting, or a line with its token) is an `infrastructure_problem`, never charged to the student.
+    (the greeting, or a line with its token) is an `infrastructure_problem`, never charged to the student. So
+    is anything wrong before the greeting: the student's process waits for the harness's go-ahead, sent
+    only after the greeting, and its output goes to the log, so only our own code wrote those bytes.
     """
 
     def __init__(self, on_progress: ProgressCallback | None = None, max_bytes: int = MAX_STREAM_BYTES) -> None:
@@ -98,7 +100,7 @@ class HarnessStream:
             return
         self._received += len(chunk)
         if self.over_limit:
-            self.violation = f"the sandbox wrote more than {self._max_bytes} bytes of results"
+            self._fault(f"the sandbox wrote more than {self._max_bytes} bytes of results")
             return
         self._buffer += chunk
         while not self.broken and b"\n" in self._buffer:
@@ -106,12 +108,19 @@ class HarnessStream:
             self._buffer = bytearray(rest)
             self._line(line)
         if len(self._buffer) > MAX_LINE_BYTES:
-            self.violation = "the sandbox wrote a result line that is too long"
+            self._fault("the sandbox wrote a result line that is too long")
 
     def close(self) -> None:
         """The stream ended: a line left unfinished is a violation."""
         if self._buffer.strip() and not self.broken:
-            self.violation = "the sandbox's results ended in the middle of a line"
+            self._fault("the sandbox's results ended in the middle of a line")
+
+    def _fault(self, problem: str) -> None:
+        """A broken stream: the student's if the greeting came, else ours (see the class's docstring)."""
+        if self.token is None:
+            self.infrastructure_problem = f"The grader in the sandbox failed before the student's code ran: {problem}."
+        else:
+            self.violation = problem
 
     def _line(self, raw: bytes) -> None:
         if not raw.strip():
@@ -119,10 +128,10 @@ class HarnessStream:
         try:
             message = json.loads(raw)
         except ValueError:
-            self.violation = "the sandbox wrote something that is not a result"
+            self._fault("the sandbox wrote something that is not a result")
             return
         if not isinstance(message, dict):
-            self.violation = "the sandbox wrote something that is not a result"
+            self._fault("the sandbox wrote something that is not a result")
             return
         if self.token is None:
             self._hello(message)
@@ -155,7 +164,7 @@ class HarnessStream:
             self.infrastructure_problem = f"The grader in the sandbox does not match this host: {exc}."
             return
         except wire.WireError as exc:
-            self.violation = f"the sandbox's results did not start with the grader's greeting ({exc})"
+            self._fault(f"the sandbox's results did not start with the grader's greeting ({exc})")
             return
         self.token = hello["token"]
         self.child_pgid = hello.get("child_pgid")

@@ -89,13 +89,14 @@ def render_table(
             f"{_metric_label(q, word)} {_metric_value(q.metric_name, q.metric_value, word)}",
             f"{q.comparison} {_threshold(q.metric_name, q.threshold, word)}",
             ", ".join(f"{a.seed}: {outcome(a.outcome)}" for a in q.attempts),
-            f"{sum(a.wall_s for a in q.attempts):.1f} s",
+            word("{seconds:.1f} s", seconds=sum(a.wall_s for a in q.attempts)),
         ))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(HEADER))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
              for row in rows]
-    lines.append(f"{word(TOTAL)}  {report.total_points}/{report.max_points}   ({report.wall_s:.1f} s, "
-                 f"{report.environment.runner}, numpy {report.environment.numpy_version})")
+    lines.append(f"{word(TOTAL)}  {report.total_points}/{report.max_points}   ("
+                 + word("{seconds:.1f} s", seconds=report.wall_s)
+                 + f", {report.environment.runner}, numpy {report.environment.numpy_version})")
     # Details, tracebacks, hints and output carry the submission's own text: every control character in
     # them is escaped, and multi-line blocks are indented under our own lines.
     for q in report.questions if staff else ():

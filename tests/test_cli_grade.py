@@ -9,13 +9,14 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 from scripted import ScriptedRunner
 
 from cli.app import build_parser, run
-from cli.grade import AttemptProgress, grading_config
+from cli.grade import AttemptProgress, _word, grading_config
 from grader.config import AssignmentConfig
 from grader.grading import grade_submission
 from grader.report import ErrorInfo
@@ -152,6 +153,15 @@ def test_progress_shows_each_attempts_epoch_and_validation_accuracy() -> None:
     assert lines == ["- q1 seed 0: epoch 3", "- q2 seed 0: epoch 2, validation accuracy 97.51%"]
 
 
+def test_progress_speaks_the_tables_language() -> None:
+    out = io.StringIO()
+    with AttemptProgress(out, partial(_word, "es")) as progress:
+        progress.update({"event": "epoch", "epoch": 2, "question": "q2", "seed": 1})
+        progress.update({"event": "validation_accuracy", "value": 0.9751, "question": "q2", "seed": 1})
+    lines = [line.strip().replace("\xa0", " ") for line in out.getvalue().splitlines()]
+    assert lines == ["- q2 semilla 1: época 2, precisión de validación 97,51 %"]
+
+
 def test_the_table_speaks_spanish_with_lang_es(tmp_path: Path) -> None:
     """Through the installed script: headers and outcomes in Spanish, no outcome codes, numbers in its notation."""
     done = subprocess.run(
@@ -164,6 +174,9 @@ def test_the_table_speaks_spanish_with_lang_es(tmp_path: Path) -> None:
     assert re.search(r"^q1 +2/6 +por debajo del objetivo +pérdida \d+,\d+ +<= 0,02 +0: por debajo del objetivo, "
                      r"1: por debajo del objetivo", done.stdout, re.MULTILINE), done.stdout
     assert "below_threshold" not in done.stdout and "pista:" in done.stdout
+    # Times and the first line in the same language and notation.
+    assert re.search(r"^Total +2/6 +\(\d+,\d s, local, numpy ", done.stdout, re.MULTILINE), done.stdout
+    assert "nngrade: calificando " in done.stderr and " con el ejecutor local" in done.stderr, done.stderr
 
 
 NOT_LEARNING = '''import nn

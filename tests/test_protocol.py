@@ -67,9 +67,8 @@ def test_a_well_formed_stream_yields_its_result_and_progress() -> None:
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        (line(result()), "did not start with the grader's greeting"),
-        (line({**HELLO, "token": "short"}), "did not start with the grader's greeting"),
-        (b"not json\n", "not a result"),
+        (line(HELLO) + b"not json\n", "not a result"),
+        (line(HELLO) + b"[1, 2]\n", "not a result"),
         (line(HELLO) + line(result(token="cd" * 16)), "tampered"),
         (line(HELLO) + line(result()) + line(result()), "tampered"),
         (line(HELLO) + line({"type": "what", "token": TOKEN}), "unknown kind"),
@@ -86,6 +85,27 @@ def test_forged_or_broken_streams_are_bad_output(raw: bytes, problem: str) -> No
     assert stream.violation is not None and problem in stream.violation
     outcome = classify_run(stream, FACTS)
     assert outcome.status == "bad_output" and outcome.observation is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (line(result()), "did not start with the grader's greeting"),
+        (line({**HELLO, "token": "short"}), "did not start with the grader's greeting"),
+        (b"not json\n", "not a result"),
+        (b'{"type": "hello"', "middle of a line"),
+        (b"x" * 2000, "more than 1000 bytes"),
+    ],
+)
+def test_a_stream_broken_before_the_greeting_is_ours(raw: bytes, problem: str) -> None:
+    """Before the greeting no student code has run (it waits for the harness's go-ahead): never bad output."""
+    stream = HarnessStream(max_bytes=1000)
+    stream.feed(raw)
+    stream.close()
+    assert stream.violation is None and stream.infrastructure_problem is not None
+    assert problem in stream.infrastructure_problem and "before the student's code ran" in stream.infrastructure_problem
+    outcome = classify_run(stream, FACTS)
+    assert outcome.status == "infrastructure_error" and outcome.observation is None
 
 
 def test_a_flood_of_results_is_cut_off() -> None:

@@ -265,7 +265,7 @@ HELLO = stamp("hello", {"token": TOKEN, "child_pgid": 7, "python": "3.9", "numpy
         ([{**HELLO, "version": PROTOCOL_VERSION + 1}], "infrastructure_error", "does not match this host"),
         ([HELLO, stamp("progress", {"token": TOKEN, "event": "epoch", "epoch": 1, "version": 0})],
          "infrastructure_error", "protocol version 0"),
-        ([{**HELLO, "token": 32}], "bad_output", "did not start with the grader's greeting"),
+        ([{**HELLO, "token": 32}], "infrastructure_error", "did not start with the grader's greeting"),
         ([HELLO, stamp("result", {"token": "00" * 16})], "bad_output", "tampered"),
         ([HELLO, stamp("progress", {"token": TOKEN, "event": "epoch", "epoch": "1"})], "bad_output",
          "malformed progress"),
@@ -288,7 +288,8 @@ def test_the_host_refuses_forged_malformed_and_mis_versioned_messages_from_a_con
 @pytest.mark.docker
 def test_output_flood_is_cut_off(runner: DockerRunner, tmp_path: Path) -> None:
     limits = SandboxLimits(wall_s=60.0)
-    script = "import os\nwhile True: os.write(1, b'x' * 65536)"
+    hello = json.dumps(HELLO) + "\n"
+    script = f"import os\nos.write(1, {hello.encode()!r})\nwhile True: os.write(1, b'x' * 65536)"
     run = attempt(runner, trivial(runner, tmp_path, limits, script), limits)
     assert run.status == "bad_output", run.detail
     assert run.wall_s < 10.0
