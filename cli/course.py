@@ -150,9 +150,11 @@ def run_regrade(
         with transaction(grading.sessions) as session:
             changes = regrade.diff(session, change_set_id)
         if not changes:
-            print("no score changed.", file=out)
             with transaction(grading.sessions) as session:
-                regrade.apply_change_set(session, change_set_id)
+                applied = regrade.apply_change_set(session, change_set_id)
+            # Same points: nothing to decide, and the feedback students read is the current grader's.
+            print(f"no score changed; applied: {applied} run(s) now current with the same points, the previous "
+                  "results kept.", file=out)
             return 0
         _print_changes(changes, out)
         if not apply:

@@ -85,3 +85,9 @@ def test_regrade_shows_changes_and_applies_on_confirmation(
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["student_id"], r["q1"], r["total"]) for r in rows] == [("s0", "2", "2"), ("s1", "2", "2"),
                                                                       ("s2", "2", "2")]
+
+    # Graded again with nothing changed: applied at once, and it says so.
+    out = io.StringIO()
+    assert run_regrade(svc.settings, RegradeScope(assignment="hw1"), out=out, answer=io.StringIO(""), poll_s=0.2,
+                       queue=svc.queue, timeout_s=60) == 0
+    assert "no score changed; applied: 3 run(s) now current with the same points" in out.getvalue(), out.getvalue()
