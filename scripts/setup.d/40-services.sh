@@ -56,4 +56,4 @@ fi
 
 echo "redis:      $redis_url"
 echo "postgresql: $pg_url"
-echo "use it with: export NNGRADE_DATABASE_URL=$pg_url"
+echo "the portal and workers use SQLite (var/) unless NNGRADE_DATABASE_URL names a database such as this one"
