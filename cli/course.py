@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add `nngrade roster`, `regrade`, `export`, `status`, `retry` and `worker` to the command line."""
     roster = subparsers.add_parser("roster", help="manage accounts")
     actions = roster.add_subparsers(dest="roster_command", metavar="ACTION", required=True)
-    imp = actions.add_parser("import", help="create accounts from a CSV (username,name,email,role)")
+    imp = actions.add_parser("import", help="create accounts from a CSV (username,name,email,role; or the "
+                                            "Spanish usuario,nombre,correo,rol)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--credentials", type=Path, default=None,
                      help="where to write new accounts' initial passwords (default: var/credentials-TIME.csv)")
@@ -36,9 +37,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     regrade.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
     regrade.set_defaults(handler=_regrade)
 
-    export = subparsers.add_parser("export", help="CSV of final scores for an LMS import")
+    export = subparsers.add_parser(
+        "export", help="CSV of final scores for an LMS import",
+        description="CSV of final scores for an LMS import: comma-separated UTF-8 by default; --excel writes the "
+                    "form a Spanish (decimal-comma) Excel opens directly.")
     export.add_argument("assignment", help="assignment slug")
     export.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: stdout)")
+    export.add_argument("--excel", action="store_true",
+                        help="for Excel set to Spanish (or any decimal-comma locale): semicolons between cells, "
+                             "decimal commas, UTF-8 with a byte-order mark")
     export.set_defaults(handler=_export)
 
     status = subparsers.add_parser(
@@ -148,14 +155,14 @@ def run_regrade(
             print(f"timed out; change-set {change_set_id} keeps grading. Nothing applied.", file=out)
             return 1
         with transaction(grading.sessions) as session:
-            changes = regrade.diff(session, change_set_id)
-        if not changes:
-            with transaction(grading.sessions) as session:
-                applied = regrade.apply_change_set(session, change_set_id)
+            applied = regrade.apply_if_unchanged(session, change_set_id)
+        if applied is not None:
             # Same points: nothing to decide, and the feedback students read is the current grader's.
             print(f"no score changed; applied: {applied} run(s) now current with the same points, the previous "
-                  "results kept.", file=out)
+                  "results kept (recorded as applied automatically).", file=out)
             return 0
+        with transaction(grading.sessions) as session:
+            changes = regrade.diff(session, change_set_id)
         _print_changes(changes, out)
         if not apply:
             print(f"apply {len(changes)} change(s)? [y/N] ", end="", file=out, flush=True)
@@ -218,7 +225,7 @@ def _wait_until_graded(
 def _export(args: argparse.Namespace) -> int:
     from gradebook.assignments import get_assignment
     from gradebook.db import make_engine, make_sessionmaker, transaction
-    from gradebook.export import export_csv
+    from gradebook.export import EXCEL_ENCODING, export_csv
 
     settings = _existing_gradebook("export")
     if settings is None:
@@ -230,13 +237,18 @@ def _export(args: argparse.Namespace) -> int:
             if assignment is None:
                 print(f"nngrade export: no assignment {args.assignment!r}", file=sys.stderr)
                 return 2
-            text = export_csv(session, assignment)
+            text = export_csv(session, assignment, excel=args.excel)
     finally:
         engine.dispose()
-    if args.output is None:
+    encoding = EXCEL_ENCODING if args.excel else "utf-8"
+    if args.output is None and not args.excel:
         sys.stdout.write(text)
+    elif args.output is None:  # the byte-order mark goes out as bytes, whatever stdout's own encoding
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode(encoding))
+        sys.stdout.buffer.flush()
     else:
-        args.output.write_text(text, encoding="utf-8")
+        args.output.write_bytes(text.encode(encoding))
         print(f"wrote {args.output}")
     return 0
 

@@ -38,8 +38,9 @@ class SafeWriter:
             self.writerow(row)
 
 
-def write_dicts(out: TextIO, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
+def write_dicts(out: TextIO, columns: Sequence[str], rows: Iterable[Mapping[str, object]],
+                delimiter: str = ",") -> None:
     """A header line of `columns`, then one line per row (missing keys are empty cells), all neutralised."""
-    writer = SafeWriter(out)
+    writer = SafeWriter(out, delimiter=delimiter)
     writer.writerow(columns)
     writer.writerows([row.get(c, "") for c in columns] for row in rows)

@@ -14,6 +14,8 @@ from gradebook.policies import final_submission
 from gradebook.users import graded_students
 from grader.questions import get_question
 
+# What Excel needs to read a CSV's letters right without asking: UTF-8 behind a byte-order mark.
+EXCEL_ENCODING = "utf-8-sig"
 POLICY_NOTE = {"best": "best submission", "latest": "latest graded submission"}
 
 
@@ -53,12 +55,21 @@ def export_rows(session: Session, assignment: Assignment) -> list[dict[str, str]
     return rows
 
 
-def export_csv(session: Session, assignment: Assignment) -> str:
-    """`export_rows` as CSV text with a header line; cells that a spreadsheet would evaluate are neutralised."""
+def export_csv(session: Session, assignment: Assignment, *, excel: bool = False) -> str:
+    """`export_rows` as CSV text with a header line; cells that a spreadsheet would evaluate are neutralised.
+
+    `excel`: the form a Spanish (or any decimal-comma) Excel opens as columns: semicolons between cells and
+    decimal commas in the points. Encode it as UTF-8 with a byte-order mark (EXCEL_ENCODING), or Excel guesses
+    the letters wrong.
+    """
     columns = ["student_id", "name", *assignment.questions, "total", "max_total", "late", "late_penalty_pct",
                "submitted_at", "policy"]
+    rows = export_rows(session, assignment)
+    if excel:
+        numeric = {*assignment.questions, "total", "max_total", "late_penalty_pct"}
+        rows = [{k: v.replace(".", ",") if k in numeric else v for k, v in row.items()} for row in rows]
     out = io.StringIO()
-    write_dicts(out, columns, export_rows(session, assignment))
+    write_dicts(out, columns, rows, delimiter=";" if excel else ",")
     return out.getvalue()
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -213,6 +214,8 @@ class ChangeSet(Base):
     status: Mapped[str] = mapped_column(String(16), default="grading")
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Applied by nngrade itself because the regrade changed no score (gradebook.regrade.apply_if_unchanged).
+    auto_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     runs: Mapped[list[GradingRun]] = relationship(back_populates="change_set")
 

@@ -6,10 +6,12 @@ from sqlalchemy.orm import Session
 
 from gradebook.models import Override, Submission, User, utcnow
 from gradebook.users import is_staff
+from grader.questions import get_question
 
 
 class OverrideError(ValueError):
-    """An override refused: not staff, a question the assignment lacks, no reason or negative points."""
+    """An override refused: not staff, a question the assignment lacks, no reason, or points outside 0 to the
+    question's maximum."""
 
 
 def add_override(
@@ -25,6 +27,9 @@ def add_override(
         raise OverrideError("an override needs a reason")
     if points < 0:
         raise OverrideError("points must not be negative")
+    maximum = get_question(question).max_points
+    if points > maximum:
+        raise OverrideError(f"{question} is worth at most {maximum} points")
     override = Override(submission_id=submission.id, question=question, points=points, author_id=author.id,
                         reason=reason.strip(), created_at=utcnow())
     session.add(override)

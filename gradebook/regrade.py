@@ -174,6 +174,20 @@ def apply_change_set(session: Session, change_set_id: int, decided_by: User | No
     return len(runs)
 
 
+def apply_if_unchanged(session: Session, change_set_id: int) -> int | None:
+    """Apply the change-set without a reviewer when it changes no score (its runs become current, recorded as
+    applied automatically) and return the runs applied; None, and nothing decided, when some score would
+    change. Raises RegradeError as apply_change_set does."""
+    if diff(session, change_set_id):
+        return None
+    applied = apply_change_set(session, change_set_id)
+    change_set = session.get(ChangeSet, change_set_id)
+    assert change_set is not None  # apply_change_set found it
+    change_set.auto_applied = True
+    session.flush()
+    return applied
+
+
 def discard_change_set(session: Session, change_set_id: int, decided_by: User | None = None) -> None:
     """Decide against the change-set: its runs never count and no grade changes. Raises RegradeError for an unknown or
     already applied change-set."""

@@ -14,8 +14,14 @@ from gradebook.csvcells import SafeWriter
 from gradebook.models import ROLES
 from gradebook.users import UserError, create_user, get_user, new_password, username_problem
 
-# Accepted spellings of the username column, in order of preference.
-USERNAME_COLUMNS = ("username", "student_id", "id", "login")
+# Accepted spellings of each column (any case), in order of preference; Spanish headers are aliases.
+USERNAME_COLUMNS = ("username", "student_id", "id", "login", "usuario")
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "username": USERNAME_COLUMNS,
+    "name": ("name", "nombre"),
+    "email": ("email", "correo"),
+    "role": ("role", "rol"),
+}
 
 
 class RosterError(ValueError):
@@ -61,15 +67,17 @@ def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
 
 
 def parse_roster(text: str) -> list[dict[str, str]]:
-    """Rows of username, name, email, role; `role` defaults to student. Separated by commas, semicolons or tabs.
+    """Rows of username, name, email, role (or the Spanish usuario, nombre, correo, rol); `role` defaults to
+    student. Separated by commas, semicolons or tabs.
 
     Raises RosterError naming the line and column of the first bad value.
     """
     reader = csv.DictReader(io.StringIO(text), dialect=_dialect(text))
     if reader.fieldnames is None:
         raise RosterError("the roster is empty; expected a header line such as: username,name,email,role")
-    columns = {c.strip().lower(): c for c in reader.fieldnames if c is not None}
-    key = next((columns[c] for c in USERNAME_COLUMNS if c in columns), None)
+    header = {c.strip().lower(): c for c in reader.fieldnames if c is not None}
+    columns = {field: next((header[a] for a in aliases if a in header), "") for field, aliases in COLUMN_ALIASES.items()}
+    key = columns["username"] or None
     if key is None:
         found = ", ".join(repr(c) for c in reader.fieldnames)
         raise RosterError(f"line 1: the roster needs a column named one of {', '.join(USERNAME_COLUMNS)}; "
@@ -87,15 +95,15 @@ def parse_roster(text: str) -> list[dict[str, str]]:
         if username in seen:
             raise RosterError(f"line {line}, column {key!r}: {username!r} appears twice")
         seen.add(username)
-        role_column = columns.get("role", "")
+        role_column = columns["role"]
         role = (raw.get(role_column, "") or "student").strip().lower() or "student"
         if role not in ROLES:
             raise RosterError(f"line {line}, column {role_column!r}: role must be one of {', '.join(ROLES)}, "
                               f"got {role!r}")
         rows.append({
             "username": username,
-            "name": (raw.get(columns.get("name", ""), "") or username).strip(),
-            "email": (raw.get(columns.get("email", ""), "") or "").strip(),
+            "name": (raw.get(columns["name"], "") or username).strip(),
+            "email": (raw.get(columns["email"], "") or "").strip(),
             "role": role,
         })
     return rows

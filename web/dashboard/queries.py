@@ -26,10 +26,11 @@ from gradebook.models import (
     utcnow,
 )
 from gradebook.users import graded_students
-from grader.messages import N_, message
+from grader.messages import N_, Message, message
+from grader.questions import get_question
 from web.services.eta import Throughput, estimated_start_s
 from web.services.models import AuditEntry, OverrideView, QueueHealth, RunSummary, StudentRow, UserView, user_view
-from web.submissions.queries import max_points_of, override_view, pick_run
+from web.submissions.queries import max_points_of, numbers_of, override_view, pick_run
 
 RECENT_WAITS = 200
 WAIT_WINDOW = timedelta(hours=6)
@@ -138,7 +139,9 @@ def student_rows(session: Session, assignment: Assignment) -> list[StudentRow]:
         mine = sorted(by_user.get(user.id, []), key=lambda s: (s.uploaded_at, s.id))
         chosen = policies.final_submission(assignment, mine)
         latest = mine[-1] if mine else None
-        activity = max((r.finished_at or r.created_at for s in mine for r in s.runs), default=None)
+        # The student's activity: uploads and their grading, never a staff regrade.
+        activity = max((r.finished_at or r.created_at for s in mine for r in s.runs if r.purpose == "submission"),
+                       default=None)
         if latest is not None:
             activity = max(activity or latest.uploaded_at, latest.uploaded_at)
         rows.append(StudentRow(
@@ -217,25 +220,61 @@ def overrides(session: Session) -> list[OverrideView]:
     return [override_view(session, o, o.submission) for o in rows]
 
 
+# A change-set's state as the audit names it; an automatic apply has its own words.
+_REGRADE_ACTIONS = {"grading": N_("regrade being graded"), "ready": N_("regrade ready for review"),
+                    "applied": N_("regrade applied"), "discarded": N_("regrade discarded")}
+
+
 def audit_log(session: Session, limit: int) -> list[AuditEntry]:
-    """Overrides and regrades, newest first, at most `limit`."""
+    """Overrides and regrades, newest first, at most `limit`; submissions named by their student and the number
+    the student sees."""
+    overrides = session.scalars(select(Override).order_by(Override.id.desc()).limit(limit)
+                                .options(selectinload(Override.author),
+                                         selectinload(Override.submission).selectinload(Submission.user))).all()
+    change_sets = session.scalars(select(ChangeSet).order_by(ChangeSet.id.desc()).limit(limit)).all()
+    one_submission = {int(c.scope["submission_id"]) for c in change_sets
+                      if isinstance(c.scope.get("submission_id"), int)}
+    numbers = numbers_of(session, {o.submission_id for o in overrides} | one_submission)
     entries: list[AuditEntry] = []
-    for o in session.scalars(select(Override).order_by(Override.id.desc()).limit(limit)
-                             .options(selectinload(Override.author),
-                                      selectinload(Override.submission).selectinload(Submission.user))):
+    for o in overrides:
+        points = message(N_("{question} set to {points} of {max} points."), question=o.question, points=o.points,
+                         max=get_question(o.question).max_points)
         entries.append(AuditEntry(o.created_at, o.author.username,
                                   message(N_("override revoked")) if o.revoked else message(N_("override")),
-                                  f"{o.submission.user.username} #{o.submission_id} {o.question} → "
-                                  f"{o.points}: {o.reason}"))
+                                  (points,), o.reason, o.submission_id,
+                                  f"{o.submission.user.username} #{numbers.get(o.submission_id, '?')}"))
     names: dict[int, str] = {uid: name for uid, name in session.execute(select(User.id, User.username))}
-    for c in session.scalars(select(ChangeSet).order_by(ChangeSet.id.desc()).limit(limit)):
+    for c in change_sets:
         author = None if c.created_by_id is None else names.get(c.created_by_id)
-        entries.append(AuditEntry(c.created_at, author,
-                                  message(N_("regrade ({status})"), status=c.status),
-                                  f"{_scope_text(c.scope)}: {c.reason}"))
+        if c.auto_applied:
+            action = message(N_("regrade applied automatically"))
+        elif c.status in _REGRADE_ACTIONS:
+            action = message(_REGRADE_ACTIONS[c.status])
+        else:
+            action = message(N_("regrade ({status})"), status=c.status)
+        submission_id = c.scope.get("submission_id")
+        detail = () if isinstance(submission_id, int) else _scope_sentences(c.scope)
+        if c.auto_applied:
+            detail = (*detail, message(N_("No score changed, so it was applied without review.")))
+        label = f"{c.scope.get('student', '')} #{numbers.get(submission_id, '?')}" \
+            if isinstance(submission_id, int) else ""
+        entries.append(AuditEntry(c.created_at, author, action, detail, c.reason,
+                                  submission_id if isinstance(submission_id, int) else None, label))
     entries.sort(key=lambda e: e.created_at, reverse=True)
     return entries[:limit]
 
 
-def _scope_text(scope: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in scope.items() if v not in (None, False)) or "everything"
+def _scope_sentences(scope: dict[str, Any]) -> tuple[Message, ...]:
+    """Which submissions a regrade covered, as sentences (RegradeScope.to_dict's keys)."""
+    assignment, student = scope.get("assignment"), scope.get("student")
+    if assignment and student:
+        which = message(N_("Submissions of {student} to {assignment}."), student=student, assignment=assignment)
+    elif assignment:
+        which = message(N_("Every student's submissions to {assignment}."), assignment=assignment)
+    elif student:
+        which = message(N_("Submissions of {student} to every assignment."), student=student)
+    else:
+        which = message(N_("Every submission of every assignment."))
+    if scope.get("only_failed"):
+        return which, message(N_("Only those below full marks."))
+    return (which,)

@@ -9,7 +9,6 @@ from gradebook import course as course_settings
 from gradebook import overrides
 from gradebook import regrade as regrades
 from gradebook.models import Submission, User
-from grader.questions import get_question
 from nngrade.settings import Settings
 from web import security
 from web.db import read_session, write_session
@@ -63,7 +62,7 @@ def regrade(submission_id: int) -> Response | tuple[str, int]:
 def apply_regrade(submission_id: int, change_set_id: int) -> Response:
     """Make a finished regrade's result the counted one."""
     shown = _submission(submission_id)
-    if not ApplyForm().validate_on_submit() or change_set_id not in {r[0] for r in shown.regrades}:
+    if not ApplyForm().validate_on_submit() or change_set_id not in {r.change_set_id for r in shown.regrades}:
         abort(400)
     _, actor = _rows(submission_id)
     try:
@@ -90,11 +89,6 @@ def override(submission_id: int, question: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _detail(shown, forms=forms), 400
     points = int(form.points.data)
-    maximum = get_question(question).max_points
-    if points > maximum:
-        form.points.errors = [*form.points.errors, gettext("%(question)s is worth at most %(max)s points.",
-                                                           question=question, max=maximum)]
-        return _detail(shown, forms=forms), 400
     submission, actor = _rows(submission_id)
     overrides.add_override(write_session(), submission, question, points, actor, form.reason.data.strip())
     write_session().commit()

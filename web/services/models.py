@@ -46,6 +46,17 @@ def user_view(user: User) -> UserView:
 
 
 @dataclass(frozen=True)
+class RegradeView:
+    """A staff regrade of one submission: its state, what it graded, and what counts with the overrides in force."""
+
+    change_set_id: int
+    state: str  # as status_label knows it: queued, running, graded, cancelled, ...
+    graded_points: int | None  # the regrade's own total; None until graded
+    counted_points: int | None  # the total with the overrides in force: what counts once applied
+    applied: bool  # the regrade's run is the submission's counted one
+
+
+@dataclass(frozen=True)
 class SubmissionView:
     """A submission as its student sees it: derived state, number, queue position, counted points."""
 
@@ -58,8 +69,10 @@ class SubmissionView:
     size_bytes: int
     status: str  # queued, running, graded, failed, ...
     created_at: datetime
+    # The grading of the student's upload (never a staff regrade's, which is `regraded_at`).
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    regraded_at: datetime | None = None  # when the counted result came from a staff regrade: its finish
     points: int | None = None
     max_points: int | None = None
     queue_position: int | None = None  # 1 = next to run; None when not queued
@@ -68,8 +81,7 @@ class SubmissionView:
     report: Report | None = None
     late: bool = False
     overrides: tuple[OverrideView, ...] = ()
-    # Staff regrades: (change-set id, state, total points, applied)
-    regrades: tuple[tuple[int, str, int | None, bool], ...] = ()
+    regrades: tuple[RegradeView, ...] = ()
     assignment_slug: str = ""
     assignment_title: str = ""
     questions: tuple[str, ...] = ()  # the assignment's, in order
@@ -169,4 +181,7 @@ class AuditEntry:
     created_at: datetime
     actor: str | None  # None: the system (a regrade started from the command line has no author)
     action: Message | str
-    detail: str
+    detail: tuple[Message, ...] = ()  # sentences in the reader's language
+    reason: str = ""  # staff's own words, shown as written
+    submission_id: int | None = None  # the submission it is about, linked
+    submission_label: str = ""  # "s1002 #1": the student and the number the student sees

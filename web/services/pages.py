@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.messages import Message
+from grader.messages import N_, Message
 from grader.report import Attempt, QuestionResult
 from web.i18n import fmt_decimal, fmt_metric, fmt_wait, gettext, lazy_gettext, render
 from web.services import feedback
@@ -136,6 +136,29 @@ class QuestionRow:
     override: OverrideView | None = None  # the override in force, shown on the card
 
 
+# The grader's metric sentences restate the goal ("... meets the threshold (<= 0.02).") that the card's metric
+# line already shows with its symbol ("goal ≤ 0.02"): the page gives the verdict alone, so the goal is said once.
+GOAL_RESTATED: dict[str, str] = {
+    "Final loss {value:.6f} meets the threshold ({comparison} {goal:g}).": N_("Final loss {value:.6f}: goal met."),
+    "Final loss {value:.6f} misses the threshold ({comparison} {goal:g}).": N_("Final loss {value:.6f}: goal missed."),
+    "Final accuracy {value:.2%} meets the threshold ({comparison} {goal:.0%}).":
+        N_("Final accuracy {value:.2%}: goal met."),
+    "Final accuracy {value:.2%} misses the threshold ({comparison} {goal:.0%}).":
+        N_("Final accuracy {value:.2%}: goal missed."),
+    "Final validation accuracy {value:.2%} meets the threshold ({comparison} {goal:.0%}).":
+        N_("Final validation accuracy {value:.2%}: goal met."),
+    "Final validation accuracy {value:.2%} misses the threshold ({comparison} {goal:.0%}).":
+        N_("Final validation accuracy {value:.2%}: goal missed."),
+}
+
+
+def detail_text(item: Message | None, stored: str) -> str:
+    """An attempt's detail in the reader's language, without restating the goal the page shows beside it."""
+    if item is not None and item.template in GOAL_RESTATED:
+        item = Message(GOAL_RESTATED[item.template], item.params)
+    return render(item, stored)
+
+
 def goal_text(q: QuestionResult) -> str:
     """The question's goal: '≤ 0.02' for a loss, '≥ 97.00%' for an accuracy, in the locale's notation."""
     sign = q.comparison.replace("<=", "≤").replace(">=", "≥")
@@ -172,7 +195,7 @@ def question_row(q: QuestionResult, override: OverrideView | None = None) -> Que
         metric_label=metric_label(q.metric_name),
         metric=fmt_metric(q.metric_name, q.metric_value),
         goal=goal_text(q),
-        detail=render(counted.detail_message, counted.detail),
+        detail=detail_text(counted.detail_message, counted.detail),
         hints=_hints(q),
         warnings=_texts(counted.warning_messages or counted.warnings),
         attempts=tuple(_attempt_row(i, a, q) for i, a in enumerate(q.attempts)),
@@ -187,8 +210,8 @@ def question_row(q: QuestionResult, override: OverrideView | None = None) -> Que
 def _attempt_row(index: int, a: Attempt, q: QuestionResult) -> AttemptRow:
     return AttemptRow(
         number=index + 1, seed=a.seed, outcome=outcome_label(a.outcome), points=a.points,
-        metric=fmt_metric(q.metric_name, a.metric_value), detail=render(a.detail_message, a.detail), wall_s=a.wall_s,
-        cpu_s=a.cpu_s, peak_memory_mb=a.peak_memory_mb, epochs=a.epochs, counted=index == q.counted_attempt,
+        metric=fmt_metric(q.metric_name, a.metric_value), detail=detail_text(a.detail_message, a.detail),
+        wall_s=a.wall_s, cpu_s=a.cpu_s, peak_memory_mb=a.peak_memory_mb, epochs=a.epochs, counted=index == q.counted_attempt,
     )
 
 

@@ -6,6 +6,7 @@ Functions take the request's session (web.db) and return the view records of web
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
@@ -21,7 +22,7 @@ from grader.questions import get_question
 from grader.report import Report
 from web.services.eta import Throughput, estimated_start_s, live_slots, typical_duration_s
 from web.services.history import HistoryPoint, QuestionHistory
-from web.services.models import GradeView, OverrideView, SubmissionView, UploadAllowance
+from web.services.models import GradeView, OverrideView, RegradeView, SubmissionView, UploadAllowance
 
 # A failed run waits for staff: to the student it is still waiting, never an error of theirs.
 RUN_STATE = {"queued": "queued", "delayed": "queued", "running": "running", "done": "graded",
@@ -103,17 +104,42 @@ def submission_status(session: Session, submission_id: int, pace: Throughput | N
         detail = _RUNNING
     elif state == "superseded":
         detail = _SUPERSEDED
+    points = current.total_points if current is not None and current.status == "done" else None
+    if points is not None and s.has_overrides:
+        full = submission(session, submission_id)  # rare: the counted points with the overrides in force
+        points = full.points if full is not None else points
+    started_at, finished_at, regraded_at = _timing(runs, run, current)
     return SubmissionView(
         id=s.id, user_id=s.user_id, username=s.username, number=s.number or 1, filename=s.filename,
         sha256=s.sha256, size_bytes=s.size_bytes, status=state, created_at=s.uploaded_at,
-        started_at=run.started_at if run else None, finished_at=run.finished_at if run else None,
-        points=current.total_points if current is not None and current.status == "done" else None,
+        started_at=started_at, finished_at=finished_at, regraded_at=regraded_at, points=points,
         max_points=current.max_points if current is not None else None,
         queue_position=position, status_detail=detail, late=s.late,
         estimated_start_s=_estimate(position, pace),
-        regrades=tuple((r.change_set_id or 0, RUN_STATE.get(r.status, r.status), r.total_points, r.current)
-                       for r in runs if r.purpose == "regrade"),
     )
+
+
+class _TimedRun(Protocol):
+    @property
+    def purpose(self) -> str: ...
+
+    @property
+    def started_at(self) -> datetime | None: ...
+
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+
+def _timing(runs: Sequence[_TimedRun], shown: _TimedRun | None,
+            current: _TimedRun | None) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """(started, finished, regraded): when the grading of the student's own upload started and finished (a
+    staff regrade is not the student's doing), and when a regrade whose result counts finished."""
+    own = [r for r in runs if r.purpose == "submission"]
+    timed = own[-1] if own else shown
+    regraded_at = current.finished_at if current is not None and current.purpose == "regrade" else None
+    if timed is None:
+        return None, None, regraded_at
+    return timed.started_at, timed.finished_at, regraded_at
 
 
 def _estimate(position: int | None, pace: Throughput | None) -> float | None:
@@ -227,11 +253,13 @@ def _status_statement() -> Any:
     waiting_before = (select(func.count()).select_from(ahead)
                       .where(ahead.status.in_(_WAITING), ahead.purpose == "submission",
                              ahead.enqueued_at < GradingRun.enqueued_at).scalar_subquery())
+    has_overrides = (select(Override.id).where(Override.submission_id == Submission.id, Override.revoked.is_(False))
+                     .exists())
     return (select(Submission.id, Submission.user_id, User.username, Submission.filename, Submission.sha256,
                    Submission.size_bytes, Submission.uploaded_at, Submission.late, number.label("number"),
                    GradingRun.purpose, GradingRun.status, GradingRun.current, GradingRun.started_at,
                    GradingRun.finished_at, GradingRun.total_points, GradingRun.max_points,
-                   GradingRun.change_set_id,
+                   GradingRun.change_set_id, has_overrides.label("has_overrides"),
                    case((GradingRun.status.in_(_WAITING), waiting_before)).label("waiting_before"))
             .join(User, User.id == Submission.user_id)
             .outerjoin(GradingRun, GradingRun.submission_id == Submission.id)
@@ -270,31 +298,58 @@ def _view(session: Session, s: Submission, *, with_report: bool, number: int | N
     points = current.total_points if current is not None and current.status == "done" else None
     live = [o for o in s.overrides if not o.revoked]
     if points is not None and live and current is not None:
-        raw = _question_points(current)
-        for question in {o.question for o in live}:
-            chosen = policies.latest_override(live, question)
-            if chosen is not None:
-                raw[question] = chosen.points
-        points = sum(raw.values())
+        points = _with_overrides(_question_points(current), live)
+    started_at, finished_at, regraded_at = _timing(s.runs, run, current)
     return SubmissionView(
         id=s.id, user_id=s.user_id, username=s.user.username, number=number or number_of(session, s),
         filename=s.filename, sha256=s.sha256, size_bytes=s.size_bytes, status=state, created_at=s.uploaded_at,
-        started_at=run.started_at if run else None, finished_at=run.finished_at if run else None,
+        started_at=started_at, finished_at=finished_at, regraded_at=regraded_at,
         points=points, max_points=current.max_points if current is not None else None,
         queue_position=position, status_detail=detail, report=report, late=s.late,
         estimated_start_s=_estimate(position, pace),
         overrides=tuple(override_view(session, o, s) for o in live),
-        regrades=tuple((r.change_set_id or 0, RUN_STATE.get(r.status, r.status), r.total_points, r.current)
-                       for r in s.runs if r.purpose == "regrade"),
+        regrades=tuple(_regrade_view(r, live) for r in s.runs if r.purpose == "regrade"),
         assignment_slug=s.assignment.slug, assignment_title=s.assignment.title,
         questions=tuple(s.assignment.questions),
     )
+
+
+def _regrade_view(run: GradingRun, live: Sequence[Override]) -> RegradeView:
+    """A regrade run as staff review it: its own total, and the total that counts with the overrides in force."""
+    graded = run.total_points if run.status == "done" else None
+    counted = None if graded is None else _with_overrides({q.question: q.points for q in run.questions}, live)
+    return RegradeView(change_set_id=run.change_set_id or 0, state=RUN_STATE.get(run.status, run.status),
+                       graded_points=graded, counted_points=counted, applied=run.current)
+
+
+def _with_overrides(question_points: dict[str, int], live: Sequence[Override]) -> int:
+    """The total of `question_points` with the newest override in force of each question in its place (as
+    gradebook.policies scores it)."""
+    raw = dict(question_points)
+    for question in {o.question for o in live}:
+        chosen = policies.latest_override(live, question)
+        if chosen is not None:
+            raw[question] = chosen.points
+    return sum(raw.values())
 
 
 def _question_points(run: GradingRun) -> dict[str, int]:
     if run.report:
         return {q["question"]: int(q["points"]) for q in run.report.get("questions", [])}
     return {q.question: q.points for q in run.questions}
+
+
+def numbers_of(session: Session, submission_ids: set[int]) -> dict[int, int]:
+    """The number each submission has for its student (1 for their first upload to the assignment), in one
+    statement; unknown ids are left out."""
+    if not submission_ids:
+        return {}
+    number = func.row_number().over(partition_by=(Submission.user_id, Submission.assignment_id),
+                                    order_by=Submission.id)
+    owners = select(Submission.user_id).where(Submission.id.in_(submission_ids))
+    numbered = select(Submission.id, number.label("number")).where(Submission.user_id.in_(owners)).subquery()
+    rows = session.execute(select(numbered.c.id, numbered.c.number).where(numbered.c.id.in_(submission_ids)))
+    return {submission_id: n for submission_id, n in rows}
 
 
 def number_of(session: Session, s: Submission) -> int:

@@ -242,7 +242,7 @@ def chart(submission_id: int, name: str) -> Response:
     locale = current_locale()
     try:
         png = _chart_png(
-            (report.submission_sha256, submission.id, submission.finished_at, name, locale),
+            (report.submission_sha256, submission.id, submission.finished_at, submission.regraded_at, name, locale),
             lambda: feedback.render_chart(report, name, data_dir, feedback.chart_words()))
     except feedback.ChartUnavailable:
         abort(404)
