@@ -76,7 +76,8 @@ def parse_roster(text: str) -> list[dict[str, str]]:
     if reader.fieldnames is None:
         raise RosterError("the roster is empty; expected a header line such as: username,name,email,role")
     header = {c.strip().lower(): c for c in reader.fieldnames if c is not None}
-    columns = {field: next((header[a] for a in aliases if a in header), "") for field, aliases in COLUMN_ALIASES.items()}
+    columns = {column: next((header[a] for a in aliases if a in header), "")
+               for column, aliases in COLUMN_ALIASES.items()}
     key = columns["username"] or None
     if key is None:
         found = ", ".join(repr(c) for c in reader.fieldnames)

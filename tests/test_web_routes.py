@@ -519,3 +519,129 @@ def test_a_failed_run_is_on_the_dashboard_and_never_an_error_of_the_students(cou
     assert login(course.app, "tara").get("/dashboard/queue.json").get_json()["failed"] == 1
     payload = login(course.app, "bob").get(f"/submissions/{course.bob_sub}/status.json").get_json()
     assert payload["status"] == "queued" and "on our side" in payload["detail"]
+
+
+def _fact(page: str, term: str) -> str:
+    """The value of one fact of a result page's "About this submission" list."""
+    match = re.search(rf"<dt>{term}</dt><dd>(.*?)</dd>", page, re.S)
+    assert match, page
+    return match.group(1)
+
+
+def _regrade_unchanged(course: Course, later: datetime) -> int:
+    """`nngrade regrade` of the course's assignment graded `later` with the same scores, then applied as the
+    command line applies a regrade that changes nothing. Returns the change-set's id."""
+    from gradebook.regrade import RegradeScope, apply_if_unchanged, create_change_set
+
+    engine = make_engine(course.settings.database_url)
+    try:
+        factory = make_sessionmaker(engine)
+        with transaction(factory) as session:
+            change_set, _ = create_change_set(session, RegradeScope(assignment="nn"), now=later)
+            change_set_id = change_set.id
+        with transaction(factory) as session:
+            run = session.scalar(select(GradingRun).where(GradingRun.change_set_id == change_set_id,
+                                                          GradingRun.submission_id == course.alice_sub))
+            assert run is not None
+            sha = run.submission.sha256
+            assert runs.claim_run(session, run.id, "re", lease_s=60, now=later).state == "claimed"
+            assert runs.finish_run(session, run.id, "re", _report(sha), now=later + timedelta(seconds=40))
+        with transaction(factory) as session:  # bob's pending upload is cancelled by the decision
+            assert apply_if_unchanged(session, change_set_id)
+    finally:
+        engine.dispose()
+    return change_set_id
+
+
+def test_a_regrade_says_what_counts_with_the_override_and_leaves_the_students_times(course: Course) -> None:
+    ivan = login(course.app, "ivan")
+    token = _csrf(ivan.get(f"/submissions/{course.alice_sub}").text)
+    assert ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q1",
+                     data={"q1-csrf_token": token, "q1-points": "2", "q1-reason": "hard-coded targets"}
+                     ).status_code == 302
+    alice = login(course.app, "alice")
+    before = alice.get(f"/submissions/{course.alice_sub}").text
+    tara = login(course.app, "tara")
+    row = re.compile(r'<tr data-student="alice">.*?</tr>', re.S)
+    dashboard_before = row.search(tara.get("/dashboard/").text)
+    change_set_id = _regrade_unchanged(course, datetime.now(UTC) + timedelta(hours=5))
+
+    page = ivan.get(f"/submissions/{course.alice_sub}").text
+    entry = re.search(rf'<li data-testid="regrade-{change_set_id}">(.*?)</li>', page, re.S)
+    assert entry, page
+    said = re.sub(r"<[^>]+>|\s+", " ", entry.group(1))
+    assert "12 points graded" in said and "8 points count now" in said and "manual changes included" in said
+    assert "12 points count" not in said
+    assert '<strong>8</strong><span>/12</span>' in page  # the headline agrees with the regrade's entry
+    # The student's page: grading times are those of the upload's grading; the regrade is named as such.
+    after = alice.get(f"/submissions/{course.alice_sub}").text
+    assert _fact(after, "Started") == _fact(before, "Started")
+    assert _fact(after, "Finished") == _fact(before, "Finished")
+    assert "Regraded by staff" in after and "Regraded by staff" not in before
+    dashboard_after = row.search(tara.get("/dashboard/").text)
+    assert dashboard_before and dashboard_after
+    assert dashboard_after.group(0) == dashboard_before.group(0)  # last activity: still the student's own
+
+
+@pytest.mark.parametrize(("locale", "words", "raw"), [
+    ("en", ["regrade applied automatically", "No score changed, so it was applied without review.",
+            "Every student&#39;s submissions to nn."], ["(applied)", "assignment=", "only_failed"]),
+    ("es", ["recalificación aplicada automáticamente", "No cambió ninguna puntuación, así que se aplicó sin revisión.",
+            "Las entregas de todos los estudiantes a nn."], ["(applied)", "applied", "assignment=", "only_failed"]),
+])
+def test_the_audit_says_its_details_in_sentences_and_numbers_submissions_as_students_do(
+    course: Course, locale: str, words: list[str], raw: list[str],
+) -> None:
+    from gradebook.models import Submission, User
+    from gradebook.overrides import add_override
+
+    engine = make_engine(course.settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            bob_sub = session.get(Submission, course.bob_sub)
+            ivan = session.get(User, course.ids["ivan"])
+            assert bob_sub is not None and ivan is not None
+            add_override(session, bob_sub, "q2", 1, ivan, "late by a week")
+    finally:
+        engine.dispose()
+    # Bob's first upload is the course's second: his number (#1) and the global id (2) differ.
+    assert course.bob_sub != 1
+    _regrade_unchanged(course, datetime.now(UTC) + timedelta(minutes=5))
+    tara = login(course.app, "tara")
+    tara.post("/language", data={"csrf_token": _csrf(tara.get("/dashboard/").text), "locale": locale})
+    page = tara.get("/dashboard/audit").text
+    for word in words:
+        assert word in page, page
+    staff_actions = page[page.index('<table class="table compact">'):]
+    for text in raw:
+        assert text not in staff_actions, staff_actions
+    link = f'<a href="/submissions/{course.bob_sub}" translate="no">bob #1</a>'
+    assert page.count(link) == 2, page  # the same number in both tables, linked
+    assert f"bob #{course.bob_sub}" not in page
+
+
+def _errors(form: str) -> list[str]:
+    return re.findall(r'<p class="field-error"[^>]*>(.*?)</p>', form)
+
+
+@pytest.mark.parametrize(("locale", "whole", "most", "reason"), [
+    ("en", "Give a whole number from 0 to 6.", "q1 is worth at most 6 points.", "Write between 3 and 1000 characters."),
+    ("es", "Indica un número entero de 0 a 6.", "q1 vale como máximo 6 puntos.", "Escribe entre 3 y 1000 caracteres."),
+])
+def test_override_points_are_bounded_by_the_question_with_one_error_each(
+    course: Course, locale: str, whole: str, most: str, reason: str,
+) -> None:
+    ivan = login(course.app, "ivan")
+    ivan.post("/language", data={"csrf_token": _csrf(ivan.get("/submissions/").text), "locale": locale})
+    page = ivan.get(f"/submissions/{course.alice_sub}").text
+    assert re.search(r'<input [^>]*max="6"[^>]*name="q1-points"', _form(page, "q1")), _form(page, "q1")
+    assert 'max="100"' not in page
+    token = _csrf(page)
+    cases = [("4.5", "a fair reason", [whole], []), ("-1", "a fair reason", [whole], []),
+             ("7", "a fair reason", [most], []), ("4.5", "  ", [whole], [reason]), ("7", "x", [most], [reason])]
+    for points, why, points_errors, reason_errors in cases:
+        refused = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q1",
+                            data={"q1-csrf_token": token, "q1-points": points, "q1-reason": why})
+        assert refused.status_code == 400, (points, why)
+        form = _form(refused.text, "q1")
+        assert _errors(form) == points_errors + reason_errors, (points, why, form)

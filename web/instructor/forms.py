@@ -9,9 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, StopValidation, ValidationError
 
 from grader.questions import get_question
-
-from web.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
-from web.i18n import gettext
+from web.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, gettext
 from web.i18n import lazy_gettext as _l
 
 

@@ -211,7 +211,8 @@ def _attempt_row(index: int, a: Attempt, q: QuestionResult) -> AttemptRow:
     return AttemptRow(
         number=index + 1, seed=a.seed, outcome=outcome_label(a.outcome), points=a.points,
         metric=fmt_metric(q.metric_name, a.metric_value), detail=detail_text(a.detail_message, a.detail),
-        wall_s=a.wall_s, cpu_s=a.cpu_s, peak_memory_mb=a.peak_memory_mb, epochs=a.epochs, counted=index == q.counted_attempt,
+        wall_s=a.wall_s, cpu_s=a.cpu_s, peak_memory_mb=a.peak_memory_mb, epochs=a.epochs,
+        counted=index == q.counted_attempt,
     )
 
 

@@ -317,7 +317,7 @@ def _view(session: Session, s: Submission, *, with_report: bool, number: int | N
 def _regrade_view(run: GradingRun, live: Sequence[Override]) -> RegradeView:
     """A regrade run as staff review it: its own total, and the total that counts with the overrides in force."""
     graded = run.total_points if run.status == "done" else None
-    counted = None if graded is None else _with_overrides({q.question: q.points for q in run.questions}, live)
+    counted = None if graded is None else _with_overrides(_question_points(run), live)
     return RegradeView(change_set_id=run.change_set_id or 0, state=RUN_STATE.get(run.status, run.status),
                        graded_points=graded, counted_points=counted, applied=run.current)
 
