@@ -294,12 +294,23 @@ def _store_report(app: Flask, with_messages: bool) -> int:
 def test_feedback_from_the_grader_reads_in_the_readers_language(app: Flask) -> None:
     submission = _store_report(app, with_messages=True)
     page = _login(app, "ana", "es").get(f"/submissions/{submission}").text
-    assert "Pérdida final 0,071300: no alcanza el umbral (&lt;= 0,02)." in page
+    # The goal is said once, beside the metric, with its symbol; the grader's sentence gives the verdict.
+    assert "Pérdida final 0,071300: no alcanza el objetivo." in page
+    assert "objetivo ≤ 0,02" in page and "&lt;=" not in page and "umbral" not in page
     assert "train() no llegó a recorrer el conjunto de datos" in page  # a hint, in the course's words
     assert "la línea 3 importa `click`, que aquí no está disponible" in page
     assert untranslated(page) == []
     english = _login(app, "ana", "en").get(f"/submissions/{submission}").text
-    assert "Final loss 0.071300 misses the threshold (&lt;= 0.02)." in english
+    assert "Final loss 0.071300: goal missed." in english
+    assert "goal ≤ 0.02" in english and "&lt;=" not in english and "threshold" not in english
+
+
+def test_every_sentence_the_page_shortens_is_one_the_grader_writes() -> None:
+    from grader.scoring import _METRIC_DETAILS
+    from web.services.pages import GOAL_RESTATED
+
+    written = {template for templates in _METRIC_DETAILS.values() for template in templates[1:]}
+    assert set(GOAL_RESTATED) == written
 
 
 def test_reports_stored_before_the_messages_are_shown_as_stored(app: Flask) -> None:
@@ -353,3 +364,33 @@ def test_a_check_failed_in_the_students_process_arrives_as_a_template(data_dir: 
     assert spanish.startswith("RegressionModel.run() debería devolver un objeto de forma")
     assert attempt.hint_messages and "run(x) debe devolver un nodo de forma batch_size×1" in i18n.translate(
         "es", attempt.hint_messages[0].template, **attempt.hint_messages[0].params)
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "The zip unpacks into a folder named <code translate=\"no\">{folder}/</code>"),
+    ("es", "El zip se descomprime en una carpeta llamada <code translate=\"no\">{folder}/</code>"),
+])
+def test_the_kit_page_names_the_folder_the_zip_unpacks_into(app: Flask, language: str, said: str) -> None:
+    from web.services.kit import KIT_ROOT
+
+    page = _login(app, "ana", language).get("/kit/").text
+    folder = re.search(r'<p data-testid="kit-folder">(.*?)</p>', page, re.S)
+    assert folder, page
+    assert said.format(folder=KIT_ROOT) in folder.group(1)
+
+
+# The course's own words (the assignment says "autocalificador" and "archivos para editar y enviar"): the
+# portal and the kit's README say "calificador" and "enviar", never a synonym a student would stop at.
+OFF_COURSE_WORDS = re.compile(
+    r"\b(corrector|correctora|corrige tu|sub(?:ir|e|es|irlo|elo|ido|ida)|entregar|entregues|entregada|"
+    r"entregado|entrega (?:tu|un|el|solo|models)|que entregas)\b", re.IGNORECASE)
+
+
+def test_spanish_says_the_courses_words_for_the_grader_and_for_sending_work() -> None:
+    readme = (REPO / "web" / "templates" / "kit" / "README.es.md").read_text()
+    texts = [("README.es.md", readme)]
+    for m in _catalog():
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        texts.extend((str(m.id), s) for s in strings if s)
+    found = [(where, hit.group(0)) for where, text in texts for hit in OFF_COURSE_WORDS.finditer(text)]
+    assert found == []
