@@ -16,7 +16,7 @@ from test_worker_support import RedisServer, redis_server  # noqa: F401  # a fix
 from cli.app import run
 from cli.course import run_regrade
 from gradebook.db import transaction
-from gradebook.models import GradingRun, QuestionRecord
+from gradebook.models import ChangeSet, GradingRun, QuestionRecord
 from gradebook.regrade import RegradeScope
 
 ROSTER = "username,name,email,role\ns1,Ada Student,ada@example.org,student\nt1,Tia TA,,ta\n"
@@ -75,6 +75,17 @@ def test_regrade_shows_changes_and_applies_on_confirmation(
         assert sorted(r.total_points or 0 for r in current) == [2, 2, 2]
         assert all(r.purpose == "regrade" for r in current)
         assert len(s.scalars(select(GradingRun)).all()) == 6  # the old results are kept
+
+    # A second regrade changes nothing: applied without asking, and recorded as applied automatically.
+    out = io.StringIO()
+    assert run_regrade(svc.settings, RegradeScope(assignment="hw1"), out=out, answer=io.StringIO(""),
+                       poll_s=0.2, queue=svc.queue, timeout_s=60) == 0, out.getvalue()
+    assert "no score changed; applied automatically" in out.getvalue()
+    with transaction(svc.sessions) as s:
+        last = s.scalars(select(ChangeSet).order_by(ChangeSet.id.desc())).first()
+        assert last is not None and (last.status, last.auto_applied, last.decided_by_id) == ("applied", True, None)
+        first = s.get(ChangeSet, last.id - 1)
+        assert first is not None and (first.status, first.auto_applied) == ("applied", False)
 
     for key, value in svc.env.items():
         monkeypatch.setenv(key, value)
