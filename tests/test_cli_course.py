@@ -76,17 +76,6 @@ def test_regrade_shows_changes_and_applies_on_confirmation(
         assert all(r.purpose == "regrade" for r in current)
         assert len(s.scalars(select(GradingRun)).all()) == 6  # the old results are kept
 
-    # A second regrade changes nothing: applied without asking, and recorded as applied automatically.
-    out = io.StringIO()
-    assert run_regrade(svc.settings, RegradeScope(assignment="hw1"), out=out, answer=io.StringIO(""),
-                       poll_s=0.2, queue=svc.queue, timeout_s=60) == 0, out.getvalue()
-    assert "no score changed; applied automatically" in out.getvalue()
-    with transaction(svc.sessions) as s:
-        last = s.scalars(select(ChangeSet).order_by(ChangeSet.id.desc())).first()
-        assert last is not None and (last.status, last.auto_applied, last.decided_by_id) == ("applied", True, None)
-        first = s.get(ChangeSet, last.id - 1)
-        assert first is not None and (first.status, first.auto_applied) == ("applied", False)
-
     for key, value in svc.env.items():
         monkeypatch.setenv(key, value)
     assert run(["status"]) == 0
@@ -102,3 +91,9 @@ def test_regrade_shows_changes_and_applies_on_confirmation(
     assert run_regrade(svc.settings, RegradeScope(assignment="hw1"), out=out, answer=io.StringIO(""), poll_s=0.2,
                        queue=svc.queue, timeout_s=60) == 0
     assert "no score changed; applied: 3 run(s) now current with the same points" in out.getvalue(), out.getvalue()
+    assert "recorded as applied automatically" in out.getvalue()
+    with transaction(svc.sessions) as s:  # the audit tells it from a reviewed apply
+        last = s.scalars(select(ChangeSet).order_by(ChangeSet.id.desc())).first()
+        assert last is not None and (last.status, last.auto_applied, last.decided_by_id) == ("applied", True, None)
+        first = s.get(ChangeSet, last.id - 1)
+        assert first is not None and (first.status, first.auto_applied) == ("applied", False)
