@@ -61,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     argv = [
         gunicorn, "web.wsgi:app",
-        "--config", "python:web.gunicorn_hooks",
+        "--config", "python:web.gunicorn_conf",
         "--bind", f"{host}:{port}",
         "--worker-class", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
         "--timeout", "60", "--graceful-timeout", "20", "--keep-alive", "5",

@@ -133,7 +133,8 @@ def gunicorn(settings: Settings, port: int, workers: int = 2, threads: int = 8) 
     log = settings.var_dir / "gunicorn.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(binary), "web.wsgi:app", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+            [str(binary), "web.wsgi:app", "--config", "python:web.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+             "--worker-class", "gthread",
              "--workers", str(workers), "--threads", str(threads), "--timeout", "60"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -1,9 +1,9 @@
 """`nngrade serve` stops on Ctrl-C as a terminal sends it: SIGINT to the whole process group, master and workers.
 
-gunicorn 27's gthread worker that gets SIGINT from the terminal and SIGQUIT from its master can wait on itself
-until the master kills it after the graceful timeout ("Worker ... was sent SIGKILL!"), so `make serve` ended in
-an error; web/gunicorn_hooks.py has workers ignore SIGINT. The race shows in about one stop in three, hence
-several rounds.
+A gunicorn 27 gthread worker signalled to quit while it hands a request to its thread pool waits on itself until
+the master kills it after the graceful timeout ("Worker ... was sent SIGKILL!"), so `make serve` ended in an
+error; web/gunicorn_conf.py has workers quit as on SIGTERM. The race shows in some stops only, hence several
+rounds.
 """
 
 from __future__ import annotations
