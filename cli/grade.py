@@ -98,10 +98,13 @@ def _grade(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"nngrade grade: {exc}", file=sys.stderr)
         return 2
+    word = partial(_word, args.lang)
     refused = check_source(args.path.read_bytes())
     if isinstance(refused, SourceProblem):
-        reason = escape_controls(refused.message, keep_newlines=False)
-        print(f"nngrade grade: {shown_path} is not a valid models.py: {reason}", file=sys.stderr)
+        said = " ".join(_say(args.lang, m, m.text) for m in refused.localizable) or refused.message
+        reason = escape_controls(said, keep_newlines=False)
+        print("nngrade grade: " + word(N_("{path} is not a valid models.py: {reason}"), path=shown_path, reason=reason),
+              file=sys.stderr)
         return 2
     if "q2" in config.questions and (problem := mnist.cache_status(data_dir)) is not None:
         print(f"nngrade grade: MNIST data is not ready ({problem}); run `nngrade data fetch`", file=sys.stderr)
@@ -118,8 +121,7 @@ def _grade(args: argparse.Namespace) -> int:
               file=sys.stderr)
     image_digest = getattr(runner, "image_digest", None)  # the Docker runner's
     digest = image_digest() if callable(image_digest) else None
-    where = f" (image {digest[:19]})" if isinstance(digest, str) else ""
-    word = partial(_word, args.lang)
+    where = word(N_(" (image {digest})"), digest=digest[:19]) if isinstance(digest, str) else ""
     print("nngrade: " + word(N_("grading {path} with the {runner} runner"), path=str(shown_path), runner=runner.name)
           + where, file=sys.stderr)
     with AttemptProgress(sys.stderr, word) as progress:

@@ -230,3 +230,15 @@ def test_only_a_q2_accuracy_near_chance_gets_the_not_learning_hint(accuracy: flo
     assert ("the model is not learning" in hints) is not_learning
     assert ("Train until the validation accuracy is a little above 97%" in hints) is not not_learning
     assert "not learning" not in " ".join(hints_for("q1", attempt))
+
+
+def test_a_refused_file_is_explained_in_the_chosen_language(tmp_path: Path) -> None:
+    models = tmp_path / "models.py"
+    models.write_text("class RegressionModel:\n    def run(self, x)\n        return x\n")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nngrade"), "grade", str(models), "--runner", "local", "--lang", "es",
+         "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "no es un models.py válido: Error de sintaxis en la línea 2" in done.stderr, done.stderr
+    assert "Syntax error" not in done.stderr and "is not a valid" not in done.stderr
