@@ -54,7 +54,7 @@ check: lint typecheck
 messages:
 	$(BIN)/pybabel -q extract -F web/translations/babel.cfg -o web/translations/messages.pot -w 120 --sort-output \
 		--add-location=file -k _l -k N_ -k lazy_gettext -k CheckFailed --project nngrade .
-	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations -D messages --no-fuzzy-matching -w 120
+	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations -D messages --no-fuzzy-matching --ignore-obsolete -w 120
 
 bench:
 	$(BIN)/python bench/bench_nn_step.py

@@ -231,3 +231,16 @@ def test_student_and_staff_see_the_progress_chart(course: tuple[Flask, SeededCou
     assert ids
     staff_view = prof.get(f"/dashboard/students/{ids.group(1)}?assignment=nn").text
     assert 'data-testid="history-chart"' in staff_view and "<svg" in staff_view
+
+    # An override counts in the chart as on the submission's page (the student's latest q1 set to 1 point).
+    latest = max(int(n) for n in re.findall(r'href="/submissions/(\d+)"', page))
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', prof.get(f"/submissions/{latest}").text)
+    assert token
+    assert prof.post(f"/instructor/submissions/{latest}/override/q1",
+                     data={"q1-csrf_token": token.group(1), "q1-points": "1", "q1-reason": "checked by hand"}
+                     ).status_code == 302
+    page = _login(app, four, STUDENT_PASSWORD, "es").get("/assignments/nn/").text
+    q1 = page[page.index('data-question="q1"'):]
+    q1 = q1[:q1.index("</svg>")]
+    assert "4 entregas calificadas;" in q1
+    assert re.search(r"#4, [^<]*, 1/6 puntos", q1), q1

@@ -38,7 +38,7 @@ def _catalog() -> list:  # type: ignore[type-arg]
 def _extracted_ids() -> set[str]:
     """Every message id the code and templates mark, extracted afresh as pybabel does (babel.cfg)."""
     method_map = [("web/**.py", "python"), ("gradebook/**.py", "python"), ("grader/**.py", "python"),
-                  ("web/templates/**.html", "jinja2")]
+                  ("cli/**.py", "python"), ("web/templates/**.html", "jinja2")]
     found: set[str] = set()
     for _file, _line, msgid, _comments, _context in extract_from_dir(
             str(REPO), method_map, keywords=KEYWORDS, options_map={"web/templates/**.html": {}}):

@@ -279,14 +279,14 @@ def test_the_student_sees_the_overridden_points_and_the_reason_on_the_card(cours
     assert "<strong>3</strong>/6" in card and "<strong>6</strong>/6" not in card
     assert "copied code from a classmate" in card and "an older decision" not in card
     if locale == "es":
-        assert "cambiado por el profesorado" in card
+        assert "cambiados por el profesorado" in card
         assert "La calificación dio 6/6 puntos; ivan los cambió a 3/6 el" in card
     else:
         assert "changed by staff" in card
         assert "Grading gave 6/6 points; ivan set them to 3/6 on" in card
     assert "missed" in re.search(r'<section class="card question ([^"]*)"[^>]*data-testid="question-q2"', page).group(1)
     other = _card(page, "q1")
-    assert "changed by staff" not in other and "cambiado por el profesorado" not in other
+    assert "changed by staff" not in other and "cambiados por el profesorado" not in other
 
 
 def test_an_override_error_lands_on_its_own_questions_form(course: Course) -> None:

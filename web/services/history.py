@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from web.i18n import fmt_datetime, fmt_decimal, fmt_metric, fmt_percent, gettext
+from web.i18n import fmt_datetime, fmt_decimal, fmt_metric, fmt_percent, gettext, ngettext
 from web.services.pages import metric_label, outcome_label
 
 WIDTH, HEIGHT = 360, 190
@@ -92,9 +92,10 @@ def question_chart(h: QuestionHistory) -> str:
     label = metric_label(h.metric_name)
     title = gettext("%(question)s: %(metric)s per submission", question=h.question, metric=label)
     latest = h.points[-1]
-    summary = gettext("%(count)s graded submissions; the latest, #%(number)s, has %(metric)s %(value)s (%(outcome)s).",
-                      count=count, number=latest.number, metric=label.lower(),
-                      value=fmt_metric(h.metric_name, latest.metric_value), outcome=outcome_label(latest.outcome))
+    summary = ngettext("%(num)s graded submission; the latest, #%(number)s, has %(metric)s %(value)s (%(outcome)s).",
+                       "%(num)s graded submissions; the latest, #%(number)s, has %(metric)s %(value)s (%(outcome)s).",
+                       count, number=latest.number, metric=label.lower(),
+                       value=fmt_metric(h.metric_name, latest.metric_value), outcome=outcome_label(latest.outcome))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="history-chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
              f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label={quoteattr(title + ". " + summary)} '
              f'font-family="system-ui, sans-serif" data-question={quoteattr(h.question)}>',

@@ -374,12 +374,24 @@ def question_history(session: Session, user_id: int, assignment: Assignment) -> 
         .where(Submission.user_id == user_id, Submission.assignment_id == assignment.id,
                GradingRun.current.is_(True), GradingRun.status == "done")
         .order_by(Submission.id)).all()
+    # The points that count are the staff's where an override is in force, as on the submission's page.
+    overrides = session.scalars(select(Override).join(Submission).where(
+        Submission.user_id == user_id, Submission.assignment_id == assignment.id, Override.revoked.is_(False))).all()
+    by_submission: dict[int, list[Override]] = {}
+    for o in overrides:
+        by_submission.setdefault(o.submission_id, []).append(o)
+
+    def counted(submission_id: int, question_id: str, graded: int) -> int:
+        chosen = policies.latest_override(by_submission.get(submission_id, ()), question_id)
+        return graded if chosen is None else chosen.points
+
     histories: list[QuestionHistory] = []
     for question_id in assignment.questions:
         question = get_question(question_id)
         histories.append(QuestionHistory(
             question=question_id, metric_name=question.metric_name, threshold=question.threshold,
             comparison=question.comparison,
-            points=tuple(HistoryPoint(numbers.get(r.id, 0), r.uploaded_at, r.outcome, r.points, r.max_points,
-                                      r.metric_value) for r in rows if r.question == question_id)))
+            points=tuple(HistoryPoint(numbers.get(r.id, 0), r.uploaded_at, r.outcome,
+                                      counted(r.id, question_id, r.points), r.max_points, r.metric_value)
+                         for r in rows if r.question == question_id)))
     return histories
