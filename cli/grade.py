@@ -17,7 +17,7 @@ from grader.grading import grade_submission
 from grader.local_runner import LocalRunner
 from grader.messages import N_, Message
 from grader.questions import all_questions
-from grader.report import to_gradescope
+from grader.report import Report, to_gradescope
 from grader.runs import Runner
 from grader.source import SourceProblem, check_source
 from grader.text_report import escape_controls, render_table
@@ -126,6 +126,7 @@ def _grade(args: argparse.Namespace) -> int:
           + where, file=sys.stderr)
     with AttemptProgress(sys.stderr, word) as progress:
         report = grade_submission(args.path, config, runner, data_dir, on_progress=progress.update)
+        progress.settle(report)
     if args.gradescope_results:
         args.gradescope_results.write_text(json.dumps(to_gradescope(report), indent=2) + "\n")
     if args.json:
@@ -159,6 +160,14 @@ class AttemptProgress:
         for task in self._tasks.values():
             self.progress.update(task, completed=1)
         self.progress.stop()
+
+    def settle(self, report: Report) -> None:
+        """Each attempt's line as the report has it: progress is sent a few times a second, so the last
+        epoch seen live may be short of the epochs the attempt ran."""
+        for q in report.questions:
+            for a in q.attempts:
+                if a.epochs is not None and (q.question, a.seed) in self._tasks:
+                    self.update({"event": "epoch", "epoch": a.epochs, "question": q.question, "seed": a.seed})
 
     def update(self, event: Mapping[str, Any]) -> None:
         """One runner event, tagged with "question" and "seed" (grader.grading); epochs and validation

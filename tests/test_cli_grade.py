@@ -153,6 +153,20 @@ def test_progress_shows_each_attempts_epoch_and_validation_accuracy() -> None:
     assert lines == ["- q1 seed 0: epoch 3", "- q2 seed 0: epoch 2, validation accuracy 97.51%"]
 
 
+def test_progress_settles_on_the_epochs_the_report_counts() -> None:
+    """Progress comes a few times a second: the final line says what the attempt ran, not the last message."""
+    from types import SimpleNamespace
+
+    out = io.StringIO()
+    with AttemptProgress(out) as progress:
+        progress.update({"event": "epoch", "epoch": 1, "question": "q1", "seed": 0})
+        progress.update({"event": "epoch", "epoch": 1, "question": "q1", "seed": 1})
+        attempts = [SimpleNamespace(seed=0, epochs=2), SimpleNamespace(seed=1, epochs=5)]
+        progress.settle(SimpleNamespace(questions=[SimpleNamespace(question="q1", attempts=attempts)]))
+    lines = [line.strip() for line in out.getvalue().splitlines()]
+    assert lines == ["- q1 seed 0: epoch 2", "- q1 seed 1: epoch 5"]
+
+
 def test_progress_speaks_the_tables_language() -> None:
     out = io.StringIO()
     with AttemptProgress(out, partial(_word, "es")) as progress:

@@ -303,8 +303,13 @@ def test_an_override_error_lands_on_its_own_questions_form(course: Course) -> No
     blank = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q2",
                       data={"q2-csrf_token": token, "q2-points": "1", "q2-reason": "     "})
     assert blank.status_code == 400
-    assert "Write between 3 and 1000 characters." in _form(blank.text, "q2")
+    # Blank space is no reason: the same error as an empty reason, alone.
+    assert "An override needs a reason." in _form(blank.text, "q2")
+    assert "Write between" not in _form(blank.text, "q2")
     assert "field-error" not in _form(blank.text, "q1")
+    short = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q2",
+                      data={"q2-csrf_token": token, "q2-points": "1", "q2-reason": "  ok  "})
+    assert short.status_code == 400 and "Write between 3 and 1000 characters." in _form(short.text, "q2")
 
 
 def test_regrade_creates_a_run_and_is_audited(course: Course) -> None:
@@ -638,7 +643,7 @@ def test_override_points_are_bounded_by_the_question_with_one_error_each(
     assert 'max="100"' not in page
     token = _csrf(page)
     cases = [("4.5", "a fair reason", [whole], []), ("-1", "a fair reason", [whole], []),
-             ("7", "a fair reason", [most], []), ("4.5", "  ", [whole], [reason]), ("7", "x", [most], [reason])]
+             ("7", "a fair reason", [most], []), ("4.5", " ab ", [whole], [reason]), ("7", "x", [most], [reason])]
     for points, why, points_errors, reason_errors in cases:
         refused = ivan.post(f"/instructor/submissions/{course.alice_sub}/override/q1",
                             data={"q1-csrf_token": token, "q1-points": points, "q1-reason": why})

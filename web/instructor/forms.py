@@ -6,24 +6,24 @@ from collections.abc import Iterable
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, InputRequired, Length, StopValidation, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, StopValidation, ValidationError
 
 from grader.questions import get_question
 from web.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, gettext
 from web.i18n import lazy_gettext as _l
 
 
-class RegradeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information
-    """An instructor's regrade of one submission, with the reason kept on the change-set."""
-
-    reason = StringField(_l("Reason"), validators=[InputRequired(_l("Say why this submission is regraded.")),
-                                                   Length(min=3, max=500,
-                                                          message=_l("Write between 3 and 500 characters."))])
-
-
 def _stripped(text: str | None) -> str | None:
     """Blank space around a reason does not count towards its length (the gradebook stores it stripped)."""
     return text.strip() if isinstance(text, str) else text
+
+
+class RegradeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type information
+    """An instructor's regrade of one submission, with the reason kept on the change-set."""
+
+    reason = StringField(_l("Reason"), filters=[_stripped],
+                         validators=[DataRequired(_l("Say why this submission is regraded.")),
+                                     Length(min=3, max=500, message=_l("Write between 3 and 500 characters."))])
 
 
 class PointsField(IntegerField):  # type: ignore[misc]  # wtforms ships no type information
@@ -57,8 +57,9 @@ class OverrideForm(FlaskForm):  # type: ignore[misc]
     question: str
     max_points: int
     points = PointsField(_l("Points"), validators=[InputRequired(_l("Give the points.")), _within_question])
+    # DataRequired looks at the reason after stripping: blank space is no reason either.
     reason = TextAreaField(_l("Reason (the student sees it too)"), filters=[_stripped], validators=[
-        InputRequired(_l("An override needs a reason.")),
+        DataRequired(_l("An override needs a reason.")),
         Length(min=3, max=1000, message=_l("Write between 3 and 1000 characters."))])
 
 
