@@ -7,43 +7,26 @@ local runner, instead of through Celery and Redis; the queue itself is tested in
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import path_starts_with
-from werkzeug.serving import BaseWSGIServer, make_server
+from browser_support import headless_chromium, path_starts_with
+from portal_support import served_grading
 
 from gradebook import assignments, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 from nngrade.settings import Settings
-from web import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("NNGRADE_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("NNGRADE_CHROMEDRIVER", "/usr/bin/chromedriver")
 GRADING_TIMEOUT_S = 600
 STUDENT, TA = ("s2001", "student-pass-1"), ("ta.browser", "ta-pass-1")
 NEWCOMER = ("s2002", "handed-out-pass-1")  # must choose a password at first login
-
-
-def _browser_paths() -> tuple[str, str]:
-    chromium = shutil.which(CHROMIUM) or shutil.which("chromium")
-    driver = shutil.which(CHROMEDRIVER) or shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        message = f"headless Chromium not found (chromium={chromium}, chromedriver={driver})"
-        if os.environ.get("NNGRADE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + "; NNGRADE_REQUIRE_BROWSER=1 requires it (scripts/setup.d/60-browser.sh)")
-        pytest.skip(message)
-    return chromium, driver
 
 
 @dataclass
@@ -54,10 +37,6 @@ class Portal:
 
 @pytest.fixture
 def portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
-    from worker.context import ProcessContext
-    from worker.options import WorkerOptions
-    from worker.tasks import grade
-
     url = f"sqlite:///{tmp_path / 'portal.sqlite3'}"
     migrate(url)
     settings = Settings(var_dir=tmp_path, database_url=url, storage_dir=tmp_path / "submissions",
@@ -70,48 +49,14 @@ def portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
         users.create_user(session, NEWCOMER[0], "Nico Newcomer", NEWCOMER[1], "student")
         assignments.create_assignment(session, "nn", "Neural networks", datetime.now(UTC) + timedelta(days=7))
     engine.dispose()
-    context = ProcessContext(settings, WorkerOptions())
-    threads: list[threading.Thread] = []
-
-    class ThreadQueue:
-        """Grades each published run in a thread of this process, with the worker's own task code."""
-
-        def publish(self, run_id: int, purpose: str) -> None:
-            thread = threading.Thread(target=grade, args=(context, run_id), name=f"grade-{run_id}", daemon=True)
-            threads.append(thread)
-            thread.start()
-
-    app = create_app(settings, ThreadQueue(), limiter_storage_uri="memory://")
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    try:
-        yield Portal(f"http://127.0.0.1:{server.server_port}", settings)
-    finally:
-        server.shutdown()
-        for thread in threads:
-            thread.join(timeout=GRADING_TIMEOUT_S)
-        context.dispose()
+    with served_grading(settings, join_timeout_s=GRADING_TIMEOUT_S) as base_url:
+        yield Portal(base_url, settings)
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
-    chromium, driver_path = _browser_paths()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_page_load_timeout(60)
-    try:
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _shot(driver: object, name: str) -> None:

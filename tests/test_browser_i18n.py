@@ -12,7 +12,6 @@ in a thread with the local runner, as in test_browser.py.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -22,16 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import path_starts_with
+from browser_support import headless_chromium, path_starts_with
 from course_seed import STAFF_PASSWORD, TA_NAME, seed_course, student_name
 from i18n_support import untranslated
-from test_browser import _browser_paths
-from werkzeug.serving import BaseWSGIServer, make_server
+from portal_support import RecordingQueue, served, served_grading
 
 from gradebook import assignments, users
 from gradebook.db import make_engine, make_sessionmaker, migrate, transaction
 from nngrade.settings import Settings
-from web import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -48,19 +45,8 @@ class Portal:
     settings: Settings
 
 
-def _serve(app: Any) -> tuple[BaseWSGIServer, threading.Thread]:
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
-
-
 @pytest.fixture
 def grading_portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
-    from worker.context import ProcessContext
-    from worker.options import WorkerOptions
-    from worker.tasks import grade
-
     url = f"sqlite:///{tmp_path / 'portal.sqlite3'}"
     migrate(url)
     settings = Settings(var_dir=tmp_path, database_url=url, storage_dir=tmp_path / "submissions",
@@ -72,27 +58,8 @@ def grading_portal(tmp_path: Path, data_dir: Path) -> Iterator[Portal]:
             users.create_user(session, username, name, password, "student", must_change_password=False)
         assignments.create_assignment(session, "nn", "Redes neuronales", datetime.now(UTC) + timedelta(days=7))
     engine.dispose()
-    context = ProcessContext(settings, WorkerOptions())
-    threads: list[threading.Thread] = []
-
-    class ThreadQueue:
-        """Grades each published run in a thread of this process, with the worker's own task code."""
-
-        def publish(self, run_id: int, purpose: str) -> None:
-            thread = threading.Thread(target=grade, args=(context, run_id), name=f"grade-{run_id}", daemon=True)
-            threads.append(thread)
-            thread.start()
-
-    app = create_app(settings, ThreadQueue(), limiter_storage_uri="memory://")
-    server, serving = _serve(app)
-    try:
-        yield Portal(f"http://127.0.0.1:{server.server_port}", settings)
-    finally:
-        server.shutdown()
-        serving.join(timeout=10)
-        for thread in threads:
-            thread.join(timeout=GRADING_TIMEOUT_S)
-        context.dispose()
+    with served_grading(settings, join_timeout_s=GRADING_TIMEOUT_S) as base_url:
+        yield Portal(base_url, settings)
 
 
 @pytest.fixture
@@ -101,45 +68,19 @@ def large_course(tmp_path: Path) -> Iterator[Portal]:
     seed_course(url, students=600)
     settings = Settings(var_dir=tmp_path, database_url=url, storage_dir=tmp_path / "submissions",
                         data_dir=tmp_path, secret_key="browser-course-" + "k" * 40, session_cookie_secure=False)
-
-    class IdleQueue:
-        def publish(self, run_id: int, purpose: str) -> None:
-            pass
-
-    app = create_app(settings, IdleQueue(), limiter_storage_uri="memory://")
-    server, serving = _serve(app)
-    try:
-        yield Portal(f"http://127.0.0.1:{server.server_port}", settings)
-    finally:
-        server.shutdown()
-        serving.join(timeout=10)
-        app.extensions["nngrade.db"].dispose()
+    with served(settings, RecordingQueue(), limiter_storage_uri="memory://") as base_url:  # nothing is graded
+        yield Portal(base_url, settings)
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    chromium, driver_path = _browser_paths()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000", "--lang=en-US"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False,
-                                              "intl.accept_languages": "en-US,en"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_page_load_timeout(60)
-    driver.downloads = downloads  # type: ignore[attr-defined]
-    try:
+    prefs = {"download.default_directory": str(downloads), "download.prompt_for_download": False,
+             "intl.accept_languages": "en-US,en"}
+    with headless_chromium(tmp_path / "chromium-profile", flags=("--lang=en-US",), prefs=prefs) as driver:
+        driver.downloads = downloads
         yield driver
-    finally:
-        driver.quit()
 
 
 def _shot(driver: Any, name: str) -> None:
